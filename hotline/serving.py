@@ -48,9 +48,13 @@ class DrainFirst(Server):
     own: its second one ends at once too."""
 
     def __init__(self, config: uvicorn.Config, drain: Callable[[], None], *,
-                 force: Callable[[int], object] = os._exit) -> None:
+                 force: Callable[[int], object] = os._exit,
+                 at_signal: Callable[[], None] = lambda: None) -> None:
         super().__init__(config)
         self._drain = drain
+        # Run in the signal handler itself, before the drain's thread exists: what must not
+        # wait for that thread to be scheduled (no new call taken). Lock-free by contract.
+        self._at_signal = at_signal
         self._force = force
         self.draining: threading.Thread | None = None
         # The signal that began the drain: raised again once the server is down
@@ -82,6 +86,10 @@ class DrainFirst(Server):
             super().handle_exit(sig, frame)
             return
         self.stop_signal = sig  # raised again once the server is down (capture_signals)
+        try:
+            self._at_signal()
+        except Exception:  # the drain below must start whatever this did
+            log.exception("our stop: refusing new calls at the signal failed; the drain does")
         log.info("stopping: calls first (new ones refused, callers told), then HTTP")
         self.draining = threading.Thread(target=self._drain_then_exit, name="stop-drain",
                                          daemon=True)
@@ -114,9 +122,18 @@ def drain_app(app: FastAPI) -> None:
     background.drain(also=dialogue.drain)
 
 
+def stop_taking_calls(app: FastAPI) -> None:
+    """The stop's part that runs in the signal handler (``DrainFirst``'s ``at_signal``):
+    the SIP front end takes no new INVITE from that instant."""
+    background = getattr(app.state, "background", None)
+    if background is not None:
+        background.stop_taking_calls()
+
+
 def serve_app(app: FastAPI, **bind: Any) -> None:
     """``uvicorn.run(app, **bind)`` with ``DrainFirst``'s stop."""
-    server = DrainFirst(uvicorn.Config(app, **bind), lambda: drain_app(app))
+    server = DrainFirst(uvicorn.Config(app, **bind), lambda: drain_app(app),
+                        at_signal=lambda: stop_taking_calls(app))
     with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run
         server.run()
     if not server.started:

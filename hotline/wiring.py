@@ -383,6 +383,12 @@ class Background:
                      total.done, total.retried, total.failed, time.monotonic() - began)
         return total
 
+    def stop_taking_calls(self) -> None:
+        """The drain's first effect, at the signal itself: no INVITE taken from now on
+        (``SipFrontEnd.stop_taking``; the drain's own first step follows on its thread)."""
+        if self.ivr is not None:
+            self.ivr.frontend.stop_taking()
+
     def drain(self, *, also: Callable[[float], None] = lambda _deadline: None) -> None:
         """The stop up to the speech engine's close: new calls refused, the callers up told,
         their words filed within ``sip.stop_drain_seconds``, the jobs, the backlog and the

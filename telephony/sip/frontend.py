@@ -264,6 +264,16 @@ class SipFrontEnd:
         with self._lock:  # (an INVITE being taken registers its call first, or is refused)
             self._taking = False
 
+    def stop_taking(self) -> None:
+        """``refuse_calls`` without the lock, for the stop's signal handler: it runs on the
+        event loop's thread between two bytecodes, maybe while that thread holds ``_lock``
+        (a deadlock if it waited), and the drain thread that takes the lock may be scheduled
+        a hundred milliseconds later under load, time in which an INVITE was answered (a
+        clean-clone CI run, thirty-fifth round). A bool written under the GIL is seen by the
+        next INVITE; one already past the check registers its call first, and the drain's
+        ``refuse_and_tell`` (under the lock) tells it as a call up."""
+        self._taking = False
+
     def _refused_stopping(self, msg: SipMessage) -> bool:
         """Refuse an INVITE 503 + Retry-After ("shutting down") when the front end stops or
         a stop is draining (``refuse_calls``); whether it did. Called under ``_lock``."""

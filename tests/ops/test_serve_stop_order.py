@@ -179,3 +179,42 @@ def test_an_ivr_start_once_the_stop_began_starts_nothing(settings: Settings,
     assert started == ["started", "stopped"] and background.ivr is None
     background.start_ivr()  # the stop began: not even tried
     assert started == ["started", "stopped"]
+
+
+def test_new_calls_are_refused_in_the_signal_handler_before_the_drain_thread_runs(
+        settings: Settings) -> None:
+    """A clean-clone CI run (thirty-fifth round) saw an INVITE sent 100 ms after SIGTERM
+    answered 200: the refusal was the drain thread's first step, and under load that thread
+    ran later. Now the handler itself stops the front end taking calls (lock-free), before
+    the drain's thread exists; one that raises still leaves the drain to start."""
+    events: list[str] = []
+    release = threading.Event()
+
+    def drain() -> None:
+        events.append("drain thread")
+        release.wait(10)
+
+    frontend = SimpleNamespace(stop_taking=lambda: events.append("no new calls"))
+    background = Background(settings=settings, sessions=None, domain=None,  # type: ignore[arg-type]
+                            engine=None, ivr=SimpleNamespace(frontend=frontend))  # type: ignore[arg-type]
+    app = FastAPI()
+    app.state.background = background
+    server = DrainFirst(uvicorn.Config(FastAPI()), drain,
+                        at_signal=lambda: serving.stop_taking_calls(app))
+    server.handle_exit(signal.SIGTERM, None)
+    assert events[0] == "no new calls"  # done before handle_exit returned
+    release.set()
+    assert server.draining is not None
+    server.draining.join(10)
+    assert events == ["no new calls", "drain thread"]
+    serving.stop_taking_calls(FastAPI())  # an app not started yet: nothing to stop
+
+    def broken() -> None:
+        raise RuntimeError("front end gone")
+
+    server = DrainFirst(uvicorn.Config(FastAPI()), lambda: events.append("drained"),
+                        at_signal=broken)
+    server.handle_exit(signal.SIGTERM, None)
+    assert server.draining is not None
+    server.draining.join(10)
+    assert events[-1] == "drained" and server.should_exit

@@ -596,6 +596,19 @@ def test_a_draining_stop_refuses_503_before_the_busy_check() -> None:
     assert not fe._calls
 
 
+def test_a_stop_told_at_the_signal_refuses_the_next_invite_503() -> None:
+    """``stop_taking`` (the stop's signal handler, no lock): the next INVITE gets the stop's
+    503 + Retry-After, no call registered (the thirty-fifth round's CI: one was answered
+    while the drain thread waited to run)."""
+    fe, wire = front_end()
+    fe.stop_taking()
+    fe._on_message(request("INVITE", call_id="z4", body=offer()))
+    finals = [m for m, _ in wire.sent if m.type == 0 and m.status_code >= 200]
+    assert [(m.status_code, m.first("Retry-After") is not None) for m in finals] == [
+        (503, True)]
+    assert not fe._calls
+
+
 # --- a prompt started as our stop begins -----------------------------------------------
 
 def test_a_prompt_queued_as_the_stop_begins_is_cut_and_only_the_notice_plays() -> None:
