@@ -115,6 +115,28 @@ def test_an_emergency_caller_with_few_hops_left_is_still_handed_over_with_a_full
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_on_the_shipped_settings_a_one_hop_emergency_caller_is_handed_over_at_70(
+        services: IvrServices, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """The case above on the shipped ring time: the 119 leg is refused (486) instead of
+    ringing out, so the test does not wait the shipped ring."""
+    fe, wire = front_end()
+    monkeypatch.setattr(call_flow, "emergency_target",
+                        lambda settings, number: (f"sip:{number}@{PHONE[0]}", "uri"))
+    d, line = _dialogue(replace(services, frontend=fe), FIRE, [], None)
+    line.invite = request("INVITE", call_id="few-hops-shipped", body=offer(), max_forwards=1)
+    line.waits_ended = False
+    path: list[State] = []
+    ran = threading.Thread(target=lambda: path.extend(_run(d, State.UNDERSTAND)), daemon=True)
+    ran.start()
+    leg = wire.first_sent("INVITE")
+    fe._on_message(SipMessage(build_response(leg, 486, to_tag="busy119"), PHONE))
+    ran.join(timeout=60)
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.DONE]
+    assert leg.request_uri.startswith("sip:119@")
+    assert leg.first("Max-Forwards") == str(MAX_FORWARDS)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_key_0_with_one_hop_left_leaves_a_callback_request(
         services: IvrServices) -> None:  # noqa: F811
     """Key 0: no operator leg can be started, so the caller's request is left for a
