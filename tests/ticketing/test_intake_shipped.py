@@ -442,13 +442,15 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     of the 485 of heldout-23..33, 457 with the thirty-third round's (heldout-33: 37 of 45
     before the round); of the 533 of heldout-23..34, 504 with the thirty-fourth round's
     (heldout-34: 46 of 48 before the round); of the 580 of heldout-23..35, 550 with the
-    thirty-fifth round's start (heldout-35: 46 of 47 named before the round)."""
+    thirty-fifth round's start (heldout-35: 46 of 47 named before the round); of the 625 of
+    heldout-23..36, 594 with the thirty-sixth round's start (heldout-36: 44 of 45 named
+    before the round)."""
     decided = [pair for path in EVALUATION for pair in _decided(path, shipped)]
     assert [r for _, r in decided] == evaluation  # every evaluation line, each decided once
     emergencies = [(g, r) for g, r in decided if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 580
+    assert len(emergencies) == 625
     named = sum(g.emergency == r.labels["emergency"] for g, r in emergencies)
-    assert named >= 530, named
+    assert named >= 574, named
 
 
 @dataclass(frozen=True)
@@ -546,6 +548,12 @@ HELD_OUT_FLOORS = {
     # over); floors a few lines under that.
     "heldout-35": Floors(category=261, urgent=(79, 73), emergencies=(47, 43),
                          calm=(168, 5)),
+    # Written blind for the thirty-sixth round (298 scored: two near copies of training
+    # lines dropped); scored with the thirty-fifth round's model and rules before any change
+    # (category 269 of 298; urgent 73 of 75, flagged 44 of 45; 3 of 176 calm calls handed
+    # over); floors a few lines under that.
+    "heldout-36": Floors(category=263, urgent=(75, 71), emergencies=(45, 41),
+                         calm=(176, 5)),
 }
 
 
