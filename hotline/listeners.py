@@ -19,12 +19,16 @@ import sys
 from typing import Any
 
 
+def _family(host: str) -> socket.AddressFamily:
+    """The address family of a numeric listening address (the settings' ``api_host``)."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def listener(host: str, port: int) -> socket.socket:
     """A TCP socket bound to (host, port) beside the other workers' (``SO_REUSEPORT``), not
     yet listening: the server's start listens (asyncio's and uvloop's ``create_server``),
     after the app's start-up, so a worker still warming gets no connection (hotline.app)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -67,8 +71,7 @@ def port_free(host: str, port: int) -> None:
     """Raises OSError (EADDRINUSE) when something listens on (host, port) already: the
     workers' ``SO_REUSEPORT`` would otherwise join the sockets of another server of the
     same user on that port (a second node started by mistake) and share its clients."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP) as probe:
+    with socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
 
