@@ -287,3 +287,29 @@ def test_a_caller_id_is_shown_masked_or_cut(raw: str, shown: str) -> None:
     """loose26 (judge25's "Left"): a 300-character From user was logged whole. review53:
     a second rule beside ``mask`` showed whole any number ``normalise`` rejects."""
     assert caller_id_shown(raw) == shown
+
+
+def test_the_http_access_log_masks_a_searched_number_and_a_status_link(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """uvicorn's access lines name the request's path and query: a phone search
+    (``?q=13911112222``) and a citizen's status page (``/s/<token>``, the link that opens
+    it). They went to uvicorn's own handlers, past the masking filter and the JSON format
+    (priv44: both written whole at INFO); they now go through ``setup_logging``'s."""
+    import uvicorn
+
+    from hotline.cli import http_bind
+
+    token = "Zk3q_8aV-L0pXw2mN4rT6y"  # secrets.token_urlsafe(citizen.TOKEN_BYTES)'s shape
+    setup_logging(json_lines=True)  # as `hotline serve` does before its listener
+    uvicorn.Config("hotline.app:create_app", factory=True, **http_bind(Settings()))
+    access = logging.getLogger("uvicorn.access")
+    for path in ("/api/v1/tickets?q=13911112222", "/console/queue?q=139%201111%202222",
+                 f"/s/{token}"):
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
+    out, err = capsys.readouterr()
+    assert "13911112222" not in out + err and token not in out + err
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert [line["logger"] for line in lines] == ["uvicorn.access"] * 3
+    assert "13911112222" not in err and "1111%202222" not in err and token not in err
+    assert "q=139****2222" in lines[0]["msg"]
+    assert '"GET /s/*** HTTP/1.1" 200' in lines[2]["msg"]
