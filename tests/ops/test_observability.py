@@ -313,3 +313,30 @@ def test_the_http_access_log_masks_a_searched_number_and_a_status_link(
     assert "13911112222" not in err and "1111%202222" not in err and token not in err
     assert "q=139****2222" in lines[0]["msg"]
     assert '"GET /s/*** HTTP/1.1" 200' in lines[2]["msg"]
+
+
+def test_a_failed_statement_names_no_caller_words(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A statement that fails (a lock, a race's unique key, a server gone) raises an error
+    whose text SQLAlchemy ends with the statement's parameters: a ticket's demand,
+    transcript, name and address, whole, in every traceback the service logs (the API's
+    500, a job's ``log.exception``); the log's masks know numbers, not words (priv44).
+    ``make_engine``'s engines keep the statement and hide its values."""
+    from sqlalchemy import text
+
+    from ticketing.db import make_engine
+
+    words = "我叫张三，住朝阳区安贞里3号楼502，邻居半夜施工"
+    engine = make_engine(f"sqlite:///{tmp_path / 'hidden.db'}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE said (ref TEXT PRIMARY KEY, demand TEXT)"))
+        insert = text("INSERT INTO said (ref, demand) VALUES (:ref, :demand)")
+        with engine.begin() as conn:
+            conn.execute(insert, {"ref": "2612080001", "demand": words})
+        with pytest.raises(Exception) as raised, engine.begin() as conn:
+            conn.execute(insert, {"ref": "2612080001", "demand": words})
+    finally:
+        engine.dispose()
+    said = str(raised.value)
+    assert "UNIQUE constraint failed" in said and "INSERT INTO said" in said
+    assert words not in said and "2612080001" not in said
