@@ -272,6 +272,10 @@ def http_bind(settings: Settings) -> dict[str, Any]:
             "proxy_headers": False,
             # Bounded: open requests must not keep the IVR's stop from starting.
             "timeout_graceful_shutdown": HTTP_STOP_SECONDS,
+            # uvicorn's own logging config gives its loggers handlers of their own, past
+            # setup_logging's masking and JSON: its access lines wrote a searched phone
+            # number and a status page's token whole (priv44). None: they reach the root's.
+            "log_config": None,
             # httptools with the head's size bounded (431), as h11 bounds it; named, not
             # imported: the CLI's other commands never load uvicorn.
             "http": "hotline.http_head:BoundedHead"}

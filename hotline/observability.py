@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, unquote_plus
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -101,15 +102,44 @@ def _masked(found: re.Match[str]) -> str:
     return (mask(number) or "") + rest
 
 
+# A citizen's status page opens by its token alone (``ticketing.citizen``): whoever reads
+# the link reads the page, so a log line names the page, never its key.
+STATUS_LINK_RE = re.compile(r"(?<=/s/)[A-Za-z0-9_-]+")
+
+# uvicorn's access lines: (client, method, target, HTTP version, status). The target is the
+# request's path and query as sent, percent-encoded: a phone search (?q=139%201111%202222)
+# or a status link (/s/<token>) the masks must read decoded (priv44).
+ACCESS_LOGGER = "uvicorn.access"
+# What stays unencoded when the decoded target is written again (the mask's asterisks too).
+_TARGET_SAFE = "/?&=:;,+*@!$'()~"
+
+
+def mask_personal(text: str) -> str:
+    """``mask_phones``, and a status page's token cut from its link."""
+    return STATUS_LINK_RE.sub("***", mask_phones(text))
+
+
+def _decoded_target(record: logging.LogRecord) -> None:
+    """The access line's target decoded, masked and encoded again (so a %0A in it stays
+    one, and no line can be forged into the log)."""
+    if record.name != ACCESS_LOGGER or not isinstance(record.args, tuple) \
+            or len(record.args) != 5:
+        return
+    client, method, target, version, status = record.args
+    masked = quote(mask_personal(unquote_plus(str(target))), safe=_TARGET_SAFE)
+    record.args = (client, method, masked, version, status)
+
+
 class MaskingFilter(logging.Filter):
-    """Masks numbers in the message and in a logged exception's text: a SIP error's
-    traceback quotes headers (From: <sip:138…>) that the message never shows."""
+    """Masks numbers (and status links) in the message and in a logged exception's text: a
+    SIP error's traceback quotes headers (From: <sip:138…>) that the message never shows."""
 
     _plain = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
+        _decoded_target(record)
         message = record.getMessage()
-        masked = mask_phones(message)
+        masked = mask_personal(message)
         if masked != message:
             record.msg, record.args = masked, None
         if record.exc_info and not record.exc_text:
@@ -117,9 +147,9 @@ class MaskingFilter(logging.Filter):
             # text is the only one any handler prints.
             record.exc_text = self._plain.formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = mask_phones(record.exc_text)
+            record.exc_text = mask_personal(record.exc_text)
         if record.stack_info:
-            record.stack_info = mask_phones(record.stack_info)
+            record.stack_info = mask_personal(record.stack_info)
         return True
 
 

@@ -375,6 +375,10 @@ def writer_lock_path(url: str) -> Path | None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # A failed statement's error ends with its values: a demand, a transcript, a caller's
+    # name and address, whole, in every traceback the service logs (the log masks numbers,
+    # not words). The statement is kept; the values are not (priv44).
+    kwargs.setdefault("hide_parameters", True)
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":

@@ -878,11 +878,14 @@ def create_unit(body: UnitCreate, request: Request, token: Token) -> dict[str, o
 def list_users(request: Request, token: Token) -> list[dict[str, object]]:
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
+        # The accounts of the units whose tickets the reader sees (the scope's one rule): a
+        # district's 督办员 has no need of the city's staff list (priv44).
         return [
             {"id": u.id, "username": u.username, "display_name": u.display_name,
              "role": u.role, "unit": u.unit.code if u.unit else None, "on_duty": u.on_duty,
              "active": u.active}
-            for u in session.scalars(select(User).order_by(User.id))
+            for u in session.scalars(
+                select(User).where(queries.in_scope(actor, User.unit_id)).order_by(User.id))
         ]
 
 

@@ -287,3 +287,58 @@ def test_a_caller_id_is_shown_masked_or_cut(raw: str, shown: str) -> None:
     """loose26 (judge25's "Left"): a 300-character From user was logged whole. review53:
     a second rule beside ``mask`` showed whole any number ``normalise`` rejects."""
     assert caller_id_shown(raw) == shown
+
+
+def test_the_http_access_log_masks_a_searched_number_and_a_status_link(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """uvicorn's access lines name the request's path and query: a phone search
+    (``?q=13911112222``) and a citizen's status page (``/s/<token>``, the link that opens
+    it). They went to uvicorn's own handlers, past the masking filter and the JSON format
+    (priv44: both written whole at INFO); they now go through ``setup_logging``'s."""
+    import uvicorn
+
+    from hotline.cli import http_bind
+
+    token = "Zk3q_8aV-L0pXw2mN4rT6y"  # secrets.token_urlsafe(citizen.TOKEN_BYTES)'s shape
+    setup_logging(json_lines=True)  # as `hotline serve` does before its listener
+    uvicorn.Config("hotline.app:create_app", factory=True, **http_bind(Settings()))
+    access = logging.getLogger("uvicorn.access")
+    for path in ("/api/v1/tickets?q=13911112222", "/console/queue?q=139%201111%202222",
+                 f"/s/{token}"):
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
+    # An unexpected 500's traceback goes to uvicorn.error: its handler was uvicorn's too.
+    logging.getLogger("uvicorn.error").error("Exception in ASGI application: from 13911112222")
+    out, err = capsys.readouterr()
+    assert "13911112222" not in out + err and token not in out + err
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert [line["logger"] for line in lines] == ["uvicorn.access"] * 3 + ["uvicorn.error"]
+    assert "13911112222" not in err and "1111%202222" not in err and token not in err
+    assert "q=139****2222" in lines[0]["msg"]
+    assert '"GET /s/*** HTTP/1.1" 200' in lines[2]["msg"]
+
+
+def test_a_failed_statement_names_no_caller_words(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A statement that fails (a lock, a race's unique key, a server gone) raises an error
+    whose text SQLAlchemy ends with the statement's parameters: a ticket's demand,
+    transcript, name and address, whole, in every traceback the service logs (the API's
+    500, a job's ``log.exception``); the log's masks know numbers, not words (priv44).
+    ``make_engine``'s engines keep the statement and hide its values."""
+    from sqlalchemy import text
+
+    from ticketing.db import make_engine
+
+    words = "我叫张三，住朝阳区安贞里3号楼502，邻居半夜施工"
+    engine = make_engine(f"sqlite:///{tmp_path / 'hidden.db'}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE said (ref TEXT PRIMARY KEY, demand TEXT)"))
+        insert = text("INSERT INTO said (ref, demand) VALUES (:ref, :demand)")
+        with engine.begin() as conn:
+            conn.execute(insert, {"ref": "2612080001", "demand": words})
+        with pytest.raises(Exception) as raised, engine.begin() as conn:
+            conn.execute(insert, {"ref": "2612080001", "demand": words})
+    finally:
+        engine.dispose()
+    said = str(raised.value)
+    assert "UNIQUE constraint failed" in said and "INSERT INTO said" in said
+    assert words not in said and "2612080001" not in said

@@ -238,3 +238,23 @@ def test_review_list_shows_the_caller_as_every_other_list_does(
                   for i in client.get("/api/v1/tickets", headers=h).json()["items"]}
         assert {r["ticket"]: r["caller_phone"] for r in reviews} == listed, user
         assert listed == {plain.number: "139****0000", secret.number: "137****0001"}, user
+
+
+def test_a_supervisor_lists_only_the_accounts_of_the_units_it_oversees(
+        client: TestClient, city: City) -> None:
+    """``GET /users`` gave every supervisor the whole city's accounts (names, roles, units):
+    a district's 督办员 has no need of another district's or a utility's staff, whose
+    tickets it never sees (sec42 left it; priv44). The ticket scope's rule
+    (``queries.in_scope``) now bounds it; the centre's operators and admins still list all."""
+    def listed(user: str) -> set[str]:
+        answer = client.get("/api/v1/users", headers=auth(city, user))
+        assert answer.status_code == 200
+        return {u["username"] for u in answer.json()}
+
+    assert listed("cy-supervisor") == {"cy-supervisor", "cy-handler", "wangjing-handler",
+                                       "cy-housing-handler"}
+    everyone = listed("operator")
+    assert {"admin", "operator", "water-handler", "hd-handler"} <= everyone
+    assert listed("admin") == everyone
+    assert "water-handler" in listed("supervisor") and "admin" not in listed("supervisor")
+    assert client.get("/api/v1/users", headers=auth(city, "cy-handler")).status_code == 403
