@@ -43,7 +43,7 @@ from outbound.models import Kind, OutboundTask, TaskStatus
 from ticketing import analytics, queries
 from ticketing.actors import Actor
 from ticketing.models import SupervisionCase, SurveyResult, Ticket, utcnow
-from ticketing.phones import mask, normalise
+from ticketing.phones import ascii_digits, mask, normalise
 from ticketing.reports import figures, utility_dispatch
 
 RATE_FIGURES = ("response_rate", "on_time_closure_rate", "feedback_rate", "resolution_rate",
@@ -83,6 +83,10 @@ def mask_phones(text: str) -> str:
     """Every phone number in a log line masked as ``ticketing.phones.mask`` masks it:
     13812345678 → 138****5678, 010-6512 3456 → 010****3456, +852 9123 4567 →
     +852****4567."""
+    if not text.isascii():
+        # Full-width digits (an input method's １３９…) are a number to the search and to
+        # ``normalise``: read as ASCII ones, or the line showed them whole (review132).
+        text = ascii_digits(text)
     text = CONTEXT_RE.sub(lambda found: mask(found.group(0)) or "", text)
     for found in (PHONE_RE, LANDLINE_RE, FOREIGN_RE):
         text = found.sub(_masked, text)

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES
@@ -364,3 +365,17 @@ def test_a_long_request_target_is_masked_in_bounded_time(query: str) -> None:
     assert time.perf_counter() - started < 1.0
     assert len(line) < 2_000 and line.endswith('... HTTP/1.1" 404')
     assert "13911112222" not in line and "1111" not in line.replace("139****2222", "")
+
+
+def test_a_number_typed_in_full_width_digits_is_masked() -> None:
+    """An input method in full-width mode types １３９…: the ticket search reads it as the
+    number (``queries`` takes ``ascii_digits``), so an operator's search found the citizen
+    and the access line wrote the number whole, percent-encoded (review132)."""
+    typed = "１３９１１１１２２２２"
+    assert mask_phones(f"查询 {typed}") == "查询 139****2222"
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/%s" %d',
+                               ("203.0.113.9:5000", "GET",
+                                "/api/v1/tickets?q=" + quote(typed), "1.1", 200), None)
+    MaskingFilter().filter(record)
+    assert "q=139****2222 " in record.getMessage()
