@@ -784,7 +784,7 @@ class Dialogue:
 
     def _s_readback(self) -> State:
         sentence = readback_sentence(self.classification)
-        pcm = self.prompts.say(sentence, "readback") + self.prompts.pcm("confirm")
+        pcm = self.prompts.said(sentence) + self.prompts.pcm("confirm")
         heard = self._play(pcm)
         if heard is Heard.HUNG_UP:
             return State.HANGUP
@@ -1104,8 +1104,7 @@ class Dialogue:
             if found.closed:
                 pcm += self.prompts.pcm("status_closed_intro") + b"".join(
                     self.prompts.pcm("status_ticket") + self.prompts.number(t.tail)
-                    + self.prompts.say(P.text("status_closed_tail", answer=t.answer),
-                                       "status")
+                    + self.prompts.said(P.text("status_closed_tail", answer=t.answer))
                     for t in found.closed)
             pcm += b"".join(
                 self.prompts.pcm("status_ticket") + self.prompts.number(t.tail)

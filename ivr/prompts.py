@@ -319,6 +319,13 @@ class PromptLibrary:
             keep=len(self._pcm) < 512,  # addresses are unbounded: do not grow forever
         )
 
+    def said(self, sentence: str) -> bytes:
+        """PCM for a sentence carrying one call's words (the read-back of the caller's
+        category and address, a closed ticket's answer told at key 1): made for this call
+        and kept neither on disk nor here (``PromptRenderer.spoken``). ``say`` is for the
+        sentences a few values make (a deadline, a count, an entry's title)."""
+        return self.renderer.spoken(speakable(sentence))
+
     def kb_answer(self, entry_id: str, version: int, title: str, answer: str,
                   part: int = 0) -> bytes:
         """A knowledge entry's answer after the intro that names its title

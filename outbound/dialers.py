@@ -101,60 +101,63 @@ class SipDialer:
         # The hotline's hold rule: a callee holding us (call waiting, a hold key) is waited
         # for, and what they held through is said again (judge39: hung up on while held).
         hold = HoldWait(call, lambda: call.ended)
-        try:
-            conversation.answered(call.call_id)
-            step = conversation.step(keys)
-            silent_asks = wrong_keys = 0
-            keyed = False  # any key at all, right or wrong (an INFO key is no RTP)
-            reported: set[str] = set()
-            while True:
-                mark = call.holds
-                if step.report and step.report not in reported:
-                    # Heard in full; a key pressed meanwhile answers no question (left on
-                    # the line it would cut the question short and be taken as its answer:
-                    # a "1" while the handler's answer is read was "resolved"). It is kept
-                    # on the attempt, as the hotline keeps such keys on its call record.
-                    wav = self.prompts.speech(f"{step.prompt_id}_report", step.report)
-                    if call.play_wav(str(wav), interrupt_on_dtmf=False) is PlayResult.HUNG_UP:
-                        break
-                    if hold.missed(mark):
-                        continue  # read to nobody: read again
-                    reported.add(step.report)
-                    set_keys_ahead_aside(call, conversation.ahead)
-                    mark = call.holds
-                played = call.play_wav(self._wav(step), interrupt_on_dtmf=not step.final)
-                if played is PlayResult.HUNG_UP or step.final:
-                    break
-                if played is PlayResult.COMPLETED and hold.missed(mark):
-                    continue  # asked of nobody: asked again
-                key = call.get_dtmf(timeout=self.settings.key_timeout_seconds)
-                if key is None:
-                    if hold.missed(mark):
-                        continue  # held, not silent: asked again
-                    silent_asks += 1
-                    # This question asked twice and nothing pressed: an answer without keys.
-                    if call.ended or silent_asks >= 2:
-                        break
-                    continue
-                keyed = True
-                if key not in step.keys:
-                    conversation.wrong(key, answered=keys, in_a_row=wrong_keys)
-                    wrong_keys += 1
-                    # Asked again with its two asks, as Twilio's TwiML again (review93).
-                    silent_asks = 0
-                    if wrong_keys >= MAX_WRONG_KEYS:
-                        log.info("call %s: %d wrong keys, ending it", call.call_id, wrong_keys)
-                        break
-                    continue  # a wrong key repeats the question
-                keys += key
-                # Each question gets its two asks, as Twilio's two <Gather>s (judge39:
-                # counted over the call, a question asked again cost the next its repeat).
-                wrong_keys = silent_asks = 0
-                conversation.pressed(keys)
+        # Spoken for this call (ticket data), its files removed with it (soak46).
+        with self.prompts.for_call() as prompts:
+            try:
+                conversation.answered(call.call_id)
                 step = conversation.step(keys)
-        finally:
-            if not call.ended:
-                call.hangup()
+                silent_asks = wrong_keys = 0
+                keyed = False  # any key at all, right or wrong (an INFO key is no RTP)
+                reported: set[str] = set()
+                while True:
+                    mark = call.holds
+                    if step.report and step.report not in reported:
+                        # Heard in full; a key pressed meanwhile answers no question (left on
+                        # the line it would cut the question short and be taken as its answer:
+                        # a "1" while the handler's answer is read was "resolved"). It is kept
+                        # on the attempt, as the hotline keeps such keys on its call record.
+                        wav = prompts.speech(f"{step.prompt_id}_report", step.report)
+                        if call.play_wav(str(wav), interrupt_on_dtmf=False) is PlayResult.HUNG_UP:
+                            break
+                        if hold.missed(mark):
+                            continue  # read to nobody: read again
+                        reported.add(step.report)
+                        set_keys_ahead_aside(call, conversation.ahead)
+                        mark = call.holds
+                    played = call.play_wav(str(prompts.wav(step.prompt_id, step.text)),
+                                             interrupt_on_dtmf=not step.final)
+                    if played is PlayResult.HUNG_UP or step.final:
+                        break
+                    if played is PlayResult.COMPLETED and hold.missed(mark):
+                        continue  # asked of nobody: asked again
+                    key = call.get_dtmf(timeout=self.settings.key_timeout_seconds)
+                    if key is None:
+                        if hold.missed(mark):
+                            continue  # held, not silent: asked again
+                        silent_asks += 1
+                        # This question asked twice and nothing pressed: an answer without keys.
+                        if call.ended or silent_asks >= 2:
+                            break
+                        continue
+                    keyed = True
+                    if key not in step.keys:
+                        conversation.wrong(key, answered=keys, in_a_row=wrong_keys)
+                        wrong_keys += 1
+                        # Asked again with its two asks, as Twilio's TwiML again (review93).
+                        silent_asks = 0
+                        if wrong_keys >= MAX_WRONG_KEYS:
+                            log.info("call %s: %d wrong keys, ending it", call.call_id, wrong_keys)
+                            break
+                        continue  # a wrong key repeats the question
+                    keys += key
+                    # Each question gets its two asks, as Twilio's two <Gather>s (judge39:
+                    # counted over the call, a question asked again cost the next its repeat).
+                    wrong_keys = silent_asks = 0
+                    conversation.pressed(keys)
+                    step = conversation.step(keys)
+            finally:
+                if not call.ended:
+                    call.hangup()
         if call.end_reason is EndReason.SHUTDOWN:
             # The trail read "answered，按键1" as if the citizen had stopped there, though the
             # service's stop (SIGTERM) hung up between the questions (trial, judge26).
@@ -175,9 +178,6 @@ class SipDialer:
         """The Call-IDs of the calls a killed process left up that our front end's start
         ended with a BYE (``SipFrontEnd.left_ended``): over, whatever their leases say."""
         return list(self.frontend.left_ended)
-
-    def _wav(self, step: Step) -> str:
-        return str(self.prompts.wav(step.prompt_id, step.text))
 
 
 # --- Twilio -----------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """The outbound scripts' audio: 8 kHz WAV files from the one prompt renderer
-(``telephony.media.prompts``): a recording from config/prompts/<id>.wav when one exists,
-else Mandarin speech generated once with espeak-ng + sox and cached under
-``data_dir/prompts``."""
+(``telephony.media.prompts``): a recording from config/prompts/<id>.wav when one exists
+(converted once, cached under ``data_dir/prompts``), else Mandarin speech generated with
+espeak-ng + sox for the call (``for_call``), its files gone when the call is."""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from config.settings import Settings
@@ -17,9 +20,29 @@ class PromptLibrary:
                                        cache_dir=settings.data_dir / "prompts",
                                        voice=settings.outbound.tts_voice)
 
+    @contextmanager
+    def for_call(self) -> Iterator[CallPrompts]:
+        """The prompts of one call. What an outbound call says carries a ticket's number,
+        category or handler's answer: cached per text like the IVR's fixed prompts, every
+        call placed left one more WAV under ``data_dir/prompts`` that nothing deleted
+        (soak46). Spoken into a directory of the call's own, removed when it ends."""
+        cache = self.renderer.cache_dir
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache, prefix=".call-") as spoken:
+            yield CallPrompts(self.renderer, PromptRenderer(
+                recorded_dir=self.renderer.recorded_dir, cache_dir=Path(spoken),
+                voice=self.renderer.voice, speed=self.renderer.speed))
+
+
+class CallPrompts:
+    def __init__(self, kept: PromptRenderer, spoken: PromptRenderer) -> None:
+        self._kept = kept
+        self._spoken = spoken
+
     def wav(self, prompt_id: str, text: str) -> Path:
-        return self.renderer.recorded(prompt_id) or self.renderer.speech(prompt_id, text)
+        """The step's recording, or ``text`` spoken (for this call)."""
+        return self._kept.recorded(prompt_id) or self._spoken.speech(prompt_id, text)
 
     def speech(self, prompt_id: str, text: str) -> Path:
-        """``text`` spoken by TTS whatever is recorded under ``prompt_id``."""
-        return self.renderer.speech(prompt_id, text)
+        """``text`` spoken by TTS whatever is recorded under ``prompt_id`` (for this call)."""
+        return self._spoken.speech(prompt_id, text)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from telephony.media.wav import PHONE_RATE
+from telephony.media.wav import PHONE_RATE, read_wav_pcm16
 
 log = logging.getLogger("telephony.prompts")
 
@@ -97,14 +97,26 @@ class PromptRenderer:
         """``sentence`` spoken; ``trim`` cuts the leading/trailing silence (clips joined
         one after another, such as digits)."""
         out = self._cache_path(key, f"{sentence}\0{int(trim)}")
+        return self._once(out, lambda tmp: self._speak(sentence, tmp, trim=trim),
+                          f"generated prompt {out.name}")
 
-        def make(tmp: Path) -> None:
-            raw = tmp.with_name("espeak.wav")
-            speed = [] if self.speed is None else ["-s", str(self.speed)]
-            _run(espeak_argv(sentence, raw, voice=self.voice, options=speed))
-            _sox_to_phone(raw, tmp, trim=trim)
+    def spoken(self, sentence: str) -> bytes:
+        """``sentence`` spoken, as 16-bit PCM, and no file kept: for a sentence that
+        carries one call's words (a caller's address read back, a handler's answer). Cached
+        as ``speech`` caches, each such sentence was a file under ``cache_dir`` that nothing
+        ever deleted: one more per call for as long as the service ran (soak46), holding
+        the caller's address past the retention of the recording it came from."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.cache_dir, prefix=".spoken-") as tmpdir:
+            wav = Path(tmpdir) / "prompt.wav"
+            self._speak(sentence, wav)
+            return read_wav_pcm16(wav)
 
-        return self._once(out, make, f"generated prompt {out.name}")
+    def _speak(self, sentence: str, out: Path, *, trim: bool = False) -> None:
+        raw = out.with_name("espeak.wav")
+        speed = [] if self.speed is None else ["-s", str(self.speed)]
+        _run(espeak_argv(sentence, raw, voice=self.voice, options=speed))
+        _sox_to_phone(raw, out, trim=trim)
 
     def tone(self, key: str, *, hz: int, seconds: float) -> Path:
         """A soft sine tone (the beep before recording)."""
@@ -166,10 +178,12 @@ def _run(argv: list[str], *, timeout: float = 30) -> None:
 
 def _sox_to_phone(src: Path, out: Path, *, trim: bool = False) -> None:
     # -G: guard against clipping when a louder recording is resampled; norm -3 keeps
-    # recorded and generated prompts at about the same loudness on the line.
+    # recorded and generated prompts at about the same loudness on the line. -R: the
+    # dither's noise the same at every run, so one sentence is one audio whether cached
+    # or said for one call alone (``spoken``), and a test can find it in what was heard.
     effects = ["norm", "-3"]
     if trim:  # cut leading/trailing silence, keep a short pause between digits
         effects += ["silence", "1", "0.01", "1%", "reverse", "silence", "1", "0.01", "1%",
                     "reverse", "pad", "0", "0.12"]
-    _run(["sox", "-G", str(src), "-r", str(PHONE_RATE), "-c", "1", "-b", "16",
+    _run(["sox", "-G", "-R", str(src), "-r", str(PHONE_RATE), "-c", "1", "-b", "16",
           "-e", "signed-integer", str(out), *effects])

@@ -124,8 +124,8 @@ def test_one_reads_a_closed_tickets_answer(ivr_factory, vosk_engine, tmp_path: P
     none_open = through_line(prompts.pcm("status_none"))
     intro = through_line(prompts.pcm("status_closed_intro"))
     tail = through_line(prompts.number(filed.number[-4:]))
-    answer = through_line(prompts.say(
-        P.text("status_closed_tail", answer="已解决：已抢修，恢复供水"), "status"))
+    answer = through_line(prompts.said(
+        P.text("status_closed_tail", answer="已解决：已抢修，恢复供水")))
     for part in (none_open, intro, tail, answer):
         assert part in heard
     assert heard.index(none_open) < heard.index(intro) < heard.index(tail) \

@@ -195,8 +195,9 @@ def test_our_own_prompts_are_never_keys(tmp_path: Path, shipped_prompts: Path) -
     keys = [k for k in PROMPTS if "{" not in PROMPTS[k]]
     audio = [ivr.pcm(k) for k in keys] + [ivr.number("0123456789")]
     outbound = OutboundPrompts(settings)
-    audio += [read_wav_pcm16(outbound.wav(f"q{i}", q))
-              for i, q in enumerate((Q_RESOLVED, Q_SATISFIED))]
+    with outbound.for_call() as call:
+        audio += [read_wav_pcm16(call.wav(f"q{i}", q))
+                  for i, q in enumerate((Q_RESOLVED, Q_SATISFIED))]
     assert len(audio) > 20
     for pcm in audio:
         assert dtmf.detect(LAWS["PCMU"](pcm)) == ""

@@ -77,12 +77,18 @@ def test_both_catalogues_render_through_it(tmp_path: Path) -> None:
     assert ivr.pcm("goodbye") == _line_ready(ivr.path("goodbye"))
     assert ivr.path("goodbye").parent == tmp_path / "prompts"
     outbound = OutboundPrompts(settings)
-    spoken = outbound.wav("sign_reminder", "您有一件新工单，请及时签收。")
-    assert spoken.parent == tmp_path / "prompts"
-    _line_ready(spoken)
-    # A recorded outbound prompt at another rate is converted, as the IVR's always were.
-    _record(tmp_path / "recorded" / "survey_intro.wav", rate=16000, channels=1)
-    _line_ready(outbound.wav("survey_intro", "text not used"))
+    with outbound.for_call() as call:
+        spoken = call.wav("sign_reminder", "您有一件新工单，请及时签收。")
+        assert spoken.parent.parent == tmp_path / "prompts"
+        _line_ready(spoken)
+        # A recorded outbound prompt at another rate is converted, as the IVR's always
+        # were, and kept: the same for every call.
+        _record(tmp_path / "recorded" / "survey_intro.wav", rate=16000, channels=1)
+        recorded = call.wav("survey_intro", "text not used")
+        assert recorded.parent == tmp_path / "prompts"
+        _line_ready(recorded)
+    # The spoken one (it carries a ticket's data) went with its call (soak46).
+    assert not spoken.exists() and recorded.exists()
 
 
 def test_voice_status_names_the_generator_and_the_recordings(tmp_path: Path,
