@@ -95,6 +95,19 @@ def test_sms_then_reminder_call_key_1_signs(ob_sessions: sessionmaker[Session],
         Kind.CITIZEN_SMS, Kind.SIGN_CALL, Kind.SMS_DISPATCH]
 
 
+def _water_handlers_dispatch_sms(sessions: sessionmaker[Session], domain: Domain,
+                                 clock: Clock, number: str) -> str:
+    """The one dispatch SMS the water handler was sent for ticket ``number``."""
+    sms = RecordingSms()
+    worker = make_worker(sessions, domain, ScriptedDialer(), sms)
+    drive(worker, lambda: any(x.status == "done"
+                              for x in tasks(sessions, number, Kind.SMS_DISPATCH)),
+          clock=clock)
+    (text,) = [text for to, text in sms.sent if to == normalise(WATER_HANDLER_PHONE)
+               and "新工单" in text]
+    return text
+
+
 def test_the_handlers_dispatch_sms_stays_within_two_segments(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
     """judge27: the dispatch SMS carried the ticket's address whole (up to 256 characters):
@@ -110,13 +123,7 @@ def test_the_handlers_dispatch_sms_stays_within_two_segments(
         service.accept(session=s, domain=ob_domain, ticket=t, actor=op)
         s.commit()
         number = t.number
-    sms = RecordingSms()
-    worker = make_worker(ob_sessions, ob_domain, ScriptedDialer(), sms)
-    drive(worker, lambda: any(x.status == "done"
-                              for x in tasks(ob_sessions, number, Kind.SMS_DISPATCH)),
-          clock=clock)
-    (text,) = [text for to, text in sms.sent if to == normalise(WATER_HANDLER_PHONE)
-               and "新工单" in text]
+    text = _water_handlers_dispatch_sms(ob_sessions, ob_domain, clock, number)
     assert len(text) <= 2 * 67, (len(text), text)
     assert number in text and "前签收" in text and "前办结" in text
     assert text.startswith("【12345】新工单") and "朝阳区望京西园三区5号楼" in text
@@ -141,13 +148,7 @@ def test_a_dispatch_sms_of_a_call_whose_words_are_pending_says_so(
         assert t.status == "dispatched", t.status
         number, subject, address = t.number, t.subject, t.address
     assert not subject and address is None, (subject, address)
-    sms = RecordingSms()
-    worker = make_worker(ob_sessions, ob_domain, ScriptedDialer(), sms)
-    drive(worker, lambda: any(x.status == "done"
-                              for x in tasks(ob_sessions, number, Kind.SMS_DISPATCH)),
-          clock=clock)
-    (text,) = [text for to, text in sms.sent if to == normalise(WATER_HANDLER_PHONE)
-               and "新工单" in text]
+    text = _water_handlers_dispatch_sms(ob_sessions, ob_domain, clock, number)
     assert "，。" not in text, text
     assert f"新工单{number}：供水，{service.TRANSCRIPT_PENDING}。" in text, text
 
