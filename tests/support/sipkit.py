@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import array
 import math
+import os
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,6 +130,22 @@ rtp_ports {rtp}-{rtp + 19}
     # A registered softphone, like a citizen's SIP client on the proxy.
     (confdir / "accounts").write_text(
         f"<sip:{user}@127.0.0.1:{kamailio.port}>;regint=600;audio_codecs={codec}\n")
+
+
+@contextmanager
+def running_baresip(confdir: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """baresip on ``confdir`` (``baresip_config``), its stdin open for commands, its output
+    in ``log_path``; killed with its group if still running when the block ends."""
+    with log_path.open("wb") as log:
+        proc = harness.spawn(["baresip", "-f", str(confdir)], stdin=subprocess.PIPE,
+                             stdout=log, stderr=subprocess.STDOUT)
+        assert proc.stdin is not None
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
 
 
 @pytest.fixture
