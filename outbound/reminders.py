@@ -170,7 +170,9 @@ class DispatchSms:
         text = fit_sms(f"【12345】新工单{ticket.number}：{category_label(ticket.category)}，"
                        f"{{}}。{_sign_by(domain, ticket, task.created_at)}，"
                        f"{_local(domain, ticket.due_at)}前办结。",
-                       ticket.address or ticket.subject or "")
+                       # A call filed before its words were known has neither: its
+                       # demand says so ("（录音待转写）"), not an empty "供水，。" (trial47).
+                       ticket.address or ticket.subject or ticket.demand)
         target = _handler_target(ticket, text, channel="sms")
         if target is None:
             finish(task, now, "no_handler_phone", TaskStatus.FAILED)

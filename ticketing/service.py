@@ -1916,8 +1916,11 @@ TRANSCRIBED_EVENT = "transcribed"
 
 def words_pending(ticket: Ticket) -> bool:
     """Filed from a call before its words were known: its category, urgency and deadline
-    are placeholders until ``attach_transcript``, so nobody is promised that deadline."""
-    return ticket.demand == TRANSCRIPT_PENDING
+    are placeholders until ``attach_transcript``, so nobody is promised that deadline.
+    Not once someone gave it a unit (an operator who listened to the recording, trial47):
+    ``attach_transcript`` then keeps its unit and the deadline that came with it, so the
+    citizen is told what was set (the status page read 录音转写后确定 on a closed ticket)."""
+    return ticket.demand == TRANSCRIPT_PENDING and not ticket.unit_id
 
 
 def words_coming(*, session: Session, ticket: Ticket) -> bool:

@@ -386,6 +386,12 @@ def names_content_type(headers: Iterable[tuple[str, str]]) -> bool:
     return any(header_name(name) == "Content-Type" for name, _ in headers)
 
 
+def _makes_dialog(headers: list[tuple[str, str]], code: int) -> bool:
+    """A 101-299 answer to an INVITE: the responses that make (or confirm) a dialog."""
+    cseq = next((v for n, v in headers if n == "CSeq"), "")
+    return 100 < code < 300 and cseq.split()[-1:] == ["INVITE"]
+
+
 def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *,
                        to_tag: str | None, extra: Sequence[tuple[str, str]] = (),
                        body: bytes = b"", content_type: str | None = None) -> bytes:
@@ -400,6 +406,11 @@ def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *
         if name == "To" and to_tag and not _has_tag(value):
             value = f"{value};tag={to_tag}"
         out.append(f"{name}: {value}")
+    if _makes_dialog(headers, code):
+        # RFC 3261 12.1.1 (a MUST): the phone's route set, so its ACK and BYE come through
+        # the record-routing proxy (kamailio), the only peer a node then takes them from;
+        # without it they went straight to our Contact and the BYE was refused (trial47).
+        out += [f"Record-Route: {v}" for n, v in headers if n == "Record-Route"]
     out += [f"{n}: {v}" for n, v in extra]
     out.append(f"Server: {USER_AGENT}")
     if body and not names_content_type(extra):

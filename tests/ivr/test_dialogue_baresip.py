@@ -4,10 +4,7 @@ up when its audio file ends -- the IVR makes the ticket from what it recorded.""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,7 +15,7 @@ from telephony.media.wav import write_wav_pcm16
 from tests.ivr.conftest import PHRASES
 from tests.support import harness
 from tests.support.callers import silence_pcm16
-from tests.support.sipkit import baresip_config
+from tests.support.sipkit import baresip_config, running_baresip
 
 pytestmark = [
     pytest.mark.sip,
@@ -36,11 +33,8 @@ def test_baresip_through_kamailio_to_the_ivr(ivr_factory, vosk_engine, korean_sp
     confdir, dumps = tmp_path / "baresip", tmp_path / "dumps"
     dumps.mkdir()
     baresip_config(confdir, source=source, dumps=dumps, kamailio=kamailio)
-    log = (tmp_path / "baresip.log").open("wb")
-    proc = harness.spawn(["baresip", "-f", str(confdir)], stdin=subprocess.PIPE, stdout=log,
-                         stderr=subprocess.STDOUT)
-    assert proc.stdin is not None
-    try:
+    with running_baresip(confdir, tmp_path / "baresip.log") as proc:
+        assert proc.stdin is not None
         time.sleep(0.5)
         user = ivr.settings.sip.username
         proc.stdin.write(f"/dial sip:{user}@127.0.0.1:{kamailio.port}\n".encode())
@@ -49,11 +43,6 @@ def test_baresip_through_kamailio_to_the_ivr(ivr_factory, vosk_engine, korean_sp
         proc.stdin.write(b"/quit\n")
         proc.stdin.flush()
         proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        log.close()
 
     ticket = ivr.ticket_of(rec)
     assert rec.caller is None and rec.caller_raw == "citizen"  # a SIP user name, no number
@@ -65,3 +54,41 @@ def test_baresip_through_kamailio_to_the_ivr(ivr_factory, vosk_engine, korean_sp
     # baresip heard us (its decoded-audio dump is not silent).
     (heard,) = dumps.glob("dump-*-dec.wav")
     assert heard.stat().st_size > 44 + 8000
+
+
+def test_baresip_through_the_shipped_front_is_not_cut_off_at_the_ack_wait(
+        ivr_factory, tmp_path: Path) -> None:
+    """trial47: the shipped kamailio front (deploy/kamailio/kamailio.cfg) record-routes, and
+    a node takes a dialog's requests from the proxy alone. Our 200 did not copy the
+    Record-Route (RFC 3261 12.1.1), so a real phone had no route set and sent its ACK
+    straight to our Contact: refused four times ("ACK from 127.0.0.2, not from the
+    dialog's peer"), and every call through the front was hung up 4 s after the answer
+    (``sip.ack_timeout``, end reason no_ack). The phone here is its own 127.x address, as
+    a carrier is apart from the proxy; it hangs up itself, 10 s in."""
+    ivr = ivr_factory(engine=None)
+    assert ivr.runtime is not None
+    front = harness.FrontKamailio(tmp_path / "front", [ivr.runtime.frontend.local_port],
+                                  carrier="127.0.0.2/32").start()
+    confdir, dumps = tmp_path / "baresip", tmp_path / "dumps"
+    dumps.mkdir()
+    source = tmp_path / "citizen.wav"
+    write_wav_pcm16(source, silence_pcm16(15))
+    baresip_config(confdir, source=source, dumps=dumps, kamailio=front, ip="127.0.0.2",
+                   user="13911119999", codec="PCMA")
+    log_path = tmp_path / "baresip.log"
+    try:
+        with running_baresip(confdir, log_path) as proc:
+            assert proc.stdin is not None
+            time.sleep(0.5)
+            proc.stdin.write(f"/dial sip:12345@127.0.0.1:{front.port}\n".encode())
+            proc.stdin.flush()
+            time.sleep(10)
+            proc.stdin.write(b"/hangup\n/quit\n")
+            proc.stdin.flush()
+            (rec,) = ivr.wait_record(timeout=30)
+            proc.wait(timeout=10)
+    finally:
+        front.stop()
+    assert rec.answered_at is not None and rec.ended_at is not None
+    up = (rec.ended_at - rec.answered_at).total_seconds()
+    assert up > ivr.settings.sip.ack_timeout + 3, (up, log_path.read_text(errors="replace"))

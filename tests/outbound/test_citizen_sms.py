@@ -259,6 +259,30 @@ def test_the_status_page_of_a_ticket_waiting_for_its_words_shows_no_deadline(
         assert category_label(t.category) in page
 
 
+def test_a_ticket_the_operator_classified_before_its_words_came_shows_what_was_set(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """trial47: no speech model; the operator listened to the call, set its category and it
+    was dispatched with a unit's deadline, which the words can no longer move
+    (``service.attach_transcript`` leaves a ticket with a unit as it is). Its status page
+    still read "诉求类别 录音转写后确定" -- closed and answered too -- and the acceptance SMS
+    waited for words that would change nothing, then promised no deadline."""
+    operator = ob_city.actor("operator")
+    with ob_sessions() as s:
+        t = _filed_before_its_words(s, ob_domain)
+        assert service.words_pending(t)
+        service.confirm_classification(session=s, domain=ob_domain, ticket=t, actor=operator,
+                                       category="water", urgency="livelihood")
+        s.commit()
+        assert t.status == "dispatched" and t.due_at is not None
+        assert not service.words_pending(t)
+        assert not service.words_coming(session=s, ticket=t)
+        page = status_page_body(t, ob_domain)
+        due = t.due_at.astimezone(ob_domain.tz)
+        assert category_label("water") in page and due.strftime("%Y-%m-%d %H:%M") in page
+        text = accepted_text(ob_domain, t, "http://127.0.0.1:8000/s/x")
+        assert f"将于{due.month}月{due.day}日{due.hour:02d}:{due.minute:02d}前办理答复" in text
+
+
 def test_the_status_page_of_a_ticket_set_aside_promises_no_deadline_and_no_answer(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
     """剔除 (judge27): the page of an excluded ticket read "已办结" and then "办理时限

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import array
 import math
+import os
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,16 +104,18 @@ MODULE_DIRS = ("/usr/lib/baresip/modules", "/usr/lib/x86_64-linux-gnu/baresip/mo
 
 
 def baresip_config(confdir: Path, *, source: Path, dumps: Path,
-                   kamailio: harness.Kamailio) -> None:
+                   kamailio: harness.Kamailio, ip: str = harness.LOOPBACK,
+                   user: str = "citizen", codec: str = "PCMU") -> None:
     """A config dir for baresip with no sound card: aufile plays ``source`` into the call,
     the sndfile filter dumps what it hears to ``dumps``/dump-*-dec.wav (baresip 1.0's
-    aufile cannot be a player); commands come on stdin (stdio UI)."""
+    aufile cannot be a player); commands come on stdin (stdio UI). ``ip``: another 127.x
+    address than the proxy's, where a proxy and a phone must be told apart."""
     module_dir = next((d for d in MODULE_DIRS if Path(d, "g711.so").exists()), MODULE_DIRS[0])
     rtp = harness.free_port_block(20)
     confdir.mkdir(parents=True, exist_ok=True)
     (confdir / "config").write_text(f"""poll_method epoll
-sip_listen 127.0.0.1:{harness.free_port()}
-net_interface 127.0.0.1
+sip_listen {ip}:{harness.free_port()}
+net_interface {ip}
 module_path {module_dir}
 module stdio.so
 module g711.so
@@ -124,7 +129,23 @@ rtp_ports {rtp}-{rtp + 19}
 """)
     # A registered softphone, like a citizen's SIP client on the proxy.
     (confdir / "accounts").write_text(
-        f"<sip:citizen@127.0.0.1:{kamailio.port}>;regint=600;audio_codecs=PCMU\n")
+        f"<sip:{user}@127.0.0.1:{kamailio.port}>;regint=600;audio_codecs={codec}\n")
+
+
+@contextmanager
+def running_baresip(confdir: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """baresip on ``confdir`` (``baresip_config``), its stdin open for commands, its output
+    in ``log_path``; killed with its group if still running when the block ends."""
+    with log_path.open("wb") as log:
+        proc = harness.spawn(["baresip", "-f", str(confdir)], stdin=subprocess.PIPE,
+                             stdout=log, stderr=subprocess.STDOUT)
+        assert proc.stdin is not None
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
 
 
 @pytest.fixture

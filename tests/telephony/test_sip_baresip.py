@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import array
-import os
 import shutil
-import signal
-import subprocess
 import time
 import wave
 from pathlib import Path
@@ -17,7 +14,14 @@ from telephony.call import CallState, EndReason
 from telephony.media import g711
 from telephony.media.wav import read_wav_pcm16
 from tests.support import harness
-from tests.support.sipkit import AudioAssets, EchoTestHandler, FrontEndFactory, baresip_config, rms
+from tests.support.sipkit import (
+    AudioAssets,
+    EchoTestHandler,
+    FrontEndFactory,
+    baresip_config,
+    rms,
+    running_baresip,
+)
 
 pytestmark = [
     pytest.mark.sip,
@@ -32,17 +36,13 @@ def test_baresip_call_through_kamailio(make_frontend: FrontEndFactory, kamailio:
     dumps.mkdir()
     # baresip hangs up when its audio file ends: give it the ~5 s prompt to "say".
     baresip_config(confdir, source=audio.long_prompt_wav, dumps=dumps, kamailio=kamailio)
-    log = (tmp_path / "baresip.log").open("wb")
-    proc = harness.spawn(["baresip", "-f", str(confdir)], stdin=subprocess.PIPE, stdout=log,
-                         stderr=subprocess.STDOUT)
-    assert proc.stdin is not None
+    with running_baresip(confdir, tmp_path / "baresip.log") as proc:
 
-    def command(text: str) -> None:
-        assert proc.stdin is not None
-        proc.stdin.write(text.encode())
-        proc.stdin.flush()
+        def command(text: str) -> None:
+            assert proc.stdin is not None
+            proc.stdin.write(text.encode())
+            proc.stdin.flush()
 
-    try:
         time.sleep(0.5)
         command(f"/dial sip:{fe.sip.username}@127.0.0.1:{kamailio.port}\n")
         assert handler.first_call.wait(10), (tmp_path / "baresip.log").read_text()[-3000:]
@@ -57,11 +57,6 @@ def test_baresip_call_through_kamailio(make_frontend: FrontEndFactory, kamailio:
         (rec,) = handler.wait_records(1, timeout=20)
         command("/quit\n")
         proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        log.close()
 
     assert rec.caller == "citizen"
     assert rec.digits == "12#"

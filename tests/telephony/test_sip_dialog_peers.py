@@ -97,6 +97,32 @@ def test_behind_a_record_routing_proxy_the_proxy_speaks_for_the_phone() -> None:
     assert answers(wire, "BYE")[-1] == (200, PROXY) and call.ended
 
 
+def test_our_answers_give_the_phone_the_route_set_that_keeps_the_proxy_in_the_path() -> None:
+    """trial47: the shipped kamailio front record-routes, and a node takes the dialog's
+    requests from it alone (above) -- but our 180 and 200 did not copy the INVITE's
+    Record-Route (RFC 3261 12.1.1, a MUST), so the phone had no route set: its ACK and BYE
+    went straight to our Contact (a node address a carrier may not reach), and the BYE was
+    refused there. Each Record-Route of the INVITE, in order, in every answer that makes
+    the dialog; none in a refusal."""
+    fe, wire = front_end()
+    outer, inner = f"<sip:{PROXY[0]}:{PROXY[1]};lr;ftag=them>", "<sip:192.0.2.60;lr>"
+    invite = request("INVITE", source=PROXY, body=offer(),
+                     extra=[("Record-Route", outer), ("Record-Route", inner)])
+    call = ringing_call(fe, invite)
+    assert call.answer()
+    sent = {m.status_code: m for m, _ in wire.sent if m.type == 0 and m.cseq[1] == "INVITE"}
+    for code in (180, 200):
+        routes = [v for n, v in sent[code].header_list if n == "Record-Route"]
+        assert routes == [outer, inner], (code, sent[code].header_list)
+    assert not [v for n, v in sent[100].header_list if n == "Record-Route"]
+    fe2, wire2 = front_end()
+    busy = ringing_call(fe2, request("INVITE", call_id="c2", source=PROXY, body=offer(),
+                                     record_route=outer))
+    assert busy.reject(486)
+    (refusal,) = [m for m, _ in wire2.sent if m.type == 0 and m.status_code == 486]
+    assert not [v for n, v in refusal.header_list if n == "Record-Route"]
+
+
 def test_behind_a_proxy_that_does_not_record_route_the_phone_speaks_itself() -> None:
     fe, wire = front_end()
     call = call_up(fe, source=PROXY)
