@@ -301,6 +301,12 @@ def numeral_run(not_after: str = "") -> str:
 # out of the text before the next is looked for.
 # A span of time as an entry states it (三个月, 十五个工作日, 半年): the unit after the figure.
 DURATION_UNITS = "(?:个月|个星期|个工作日|工作日|年|天|周|星期|小时)"
+# Whether a thing costs anything, asked (收费吗, 要不要钱, 免费吗, 工本费是多少): a price
+# asked as much as 多少钱 (the ``money`` kind of ``QUANTITIES``; knowledge/details.py's cost
+# detail reads it too). Not 缴费吗 (能在网上缴费吗 asks how to pay, not what it costs).
+FEE_ASKED = ("(?:收费|收钱|要钱|花钱|免费)(?:吗|么|嘛|不|没|没有|呢|啊|吧)"
+             "|(?:要不要|需不需要|用不用|是不是|收不收|花不花)(?:收费|收钱|钱|花钱|免费)"
+             "|(?:费用|工本费|手续费)(?:是)?(?:多少|贵不贵|高不高)")
 QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (kind, re.compile(asked), re.compile(stated)) for kind, asked, stated in (
         # kb43: a day off, asked whether the office works then (周末上不上班, 星期六能办吗,
@@ -313,8 +319,9 @@ QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
         # A share: 百分之几, 几成, or how much of a rate (比例是多少).
         ("rate", r"百分之(?:几|多少)|几成|(?<=比例|比率|费率|利率)\w{0,4}?多少",
          r"百分之|[%％]|" + _NUMERAL + "成"),
-        # A price or a sum of money.
-        ("money", r"多少钱|几块钱|多少块|多少元|多少万|多贵",
+        # A price or a sum of money, or whether there is one (kb45: 收费吗, 要不要钱,
+        # 工本费是多少: 身份证丢了重新办收费吗 was offered the replacement, which names no fee).
+        ("money", FEE_ASKED + r"|多少钱|几块钱|多少块|多少元|多少万|多贵",
          numeral_run() + "(?:元|块|万|角)|免费"),
         # How long: a figure with a unit of time that counts (三个月内, 十五个工作日, 半年),
         # not a date's month (三月到六月底) nor the year after (第二年).
@@ -323,6 +330,12 @@ QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
          numeral_run("第") + DURATION_UNITS),
         # When: a day, a month, an hour (十一月十五日, 五月左右).
         ("date", r"几月份|几月|几号|几点|几时", numeral_run() + "(?:月|日|号|点)"),
+        # kb45: whether a figure went up or down (涨了吗, 涨没涨, 有没有上调, 提高了没): the
+        # entry must say it changes (调整, 上调), not only how to apply (今年高龄津贴涨了吗？
+        # 八十岁每个月能拿多少 read out the allowance's entry, which states neither).
+        ("change", r"(?:涨|上调|调高|上涨|下调|降)了?(?:吗|么|没有|没|不)|涨没涨|涨不涨"
+                   r"|调没调|提高了(?:吗|么|没有|没)|提没提高|有没有(?:涨|上调|调高|上涨|提高|调整)",
+         "调整|上调|调高|提高|上涨|涨"),
         # How many of anything else, or a bare 多少 (还剩多少, 能扣多少, 尾号是几): an
         # amount, never a date or a phone number. 好几, 这几, 前几 and 哪几 count nothing.
         ("amount", r"(?<![好这那前后哪十])几(?!乎)|多少",
