@@ -891,6 +891,15 @@ def asked_objects(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def clause_things(text: str) -> frozenset[str]:
+    """The things ``text`` (the clauses that ask) names: its nouns of two characters or
+    more, not a time or place word (今年, 手机上's 上) nor what is asked of any procedure
+    (``ASKED_FRAME``: 材料, 时间) or doing any (``ACTION_FRAME``: 办理)."""
+    return frozenset(p.word for p in _pos_tagger().lcut(normalise(text), HMM=False)
+                     if p.flag in _NOUN_TAGS and len(p.word) > 1
+                     and p.word not in ASKED_FRAME and p.word not in ACTION_FRAME)
+
+
 def asked_actions(text: str) -> frozenset[str]:
     """The actions ``text`` asks about: in each clause that asks, the verb right after a
     "how" word (怎么注销, 咋补一个, 如何转园: 注销, 补办, 转), or the verb alone between
@@ -2030,6 +2039,7 @@ class Index:
         said = named = _OBJECTS.named(spoken, caller=True)
         # A family the asking clauses name a member of is about those members: the story
         # around them may name another (户口本丢了怎么补办？身份证还在).
+        asking = ""
         if parts := told_apart(spoken):
             asking = "，".join(c for c, asks_ in parts if asks_)
             named = {**named, **_OBJECTS.named(asking, caller=True)}
@@ -2242,6 +2252,24 @@ class Index:
                           if not ruled_out(every[k])
                           and hits[k].score >= PLACE_SCORE
                           and all(self.names(ranked[k][1], w) for w in things_asked)), 0)
+        # kb45: the story ranks an entry first that speaks nowhere, its answer included, of
+        # a thing the asking clauses name (买了套二手房，今年的暖气费能在手机上交吗: no
+        # question word, so no thing asked above; the purchase drawing ranks on 买 and
+        # 二手房 of the story). The first of the
+        # next two, as above, whose own words have a thing of the asking clauses whole
+        # answers in its place (not a part of it: 医疗保险 is no 养老保险).
+        elif (asking and not ruled_out(every[0])
+              and (things := clause_things(asking))
+              and not any(self.has(ranked[0][1], w) for w in things)):
+            first = next((k for k in range(1, min(len(hits), RULED_OUT_DEPTH))
+                          if not ruled_out(every[k])
+                          and hits[k].score >= PLACE_SCORE
+                          and any(w in self.words.heads[ranked[k][1]] for w in things)), 0)
+            # Offered, never read out: the story may be what the caller asks about after
+            # all (合同到期了单位不续签，有没有补偿 gives 补偿 to the arbitration entry).
+            if first:
+                every[first] = {**every[first], "placed": 1.0}
+                hits[first] = replace(hits[first], confidence=round(confidence(every[first]), 4))
         if first:
             hits.insert(0, hits.pop(first))
             every.insert(0, every.pop(first))
@@ -2328,6 +2356,7 @@ def capped(f: dict[str, float]) -> bool:
     """Whether the features hold an entry at "did you mean" (see :func:`confidence`): such an
     entry is offered at most, never read out, whatever threshold a deployment sets."""
     return bool(f.get("unasked") or f.get("denied") or f.get("untold") or f.get("unheld")
+                or f.get("placed")
                 or f.get("unmatched_loose") or any(f.get(k) for k in HELD_BACK))
 
 

@@ -1,0 +1,74 @@
+"""kb45: knowledge answers a blind probe missed — the entry named by the clause that asks
+only when the story ranks another first, whether a fee is charged or a figure went up
+asked of an entry that states none, a dog named by its breed, a pet shop as the seller.
+docs/knowledge.md, "Thirty-sixth round (kb45)". The sentences are this round's own, not
+lines of a bench file.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.search import Index, quantities_asked
+from tests.knowledge.test_search_round26 import TODAY, assert_read_out
+
+
+@pytest.mark.parametrize("text", [
+    # The story (a flat bought) ranks the purchase drawing first; the clause that asks
+    # names the heating fee only.
+    "年初换了套二手房，这个冬天的取暖费可以在网上交吗？",
+    "房子是去年买的二手的，今年的供暖费能用微信交吗？",
+])
+def test_the_asking_clause_names_the_entry_the_story_does_not(index: Index, text: str) -> None:
+    r = index.search(text, today=TODAY)
+    assert r.hits[0].id == "kb035", (r.hits[:3], r.features)
+
+
+@pytest.mark.parametrize(("text", "kinds"), [
+    ("补办身份证收费吗？要多少钱", {"money"}),
+    ("换结婚证要不要钱", {"money"}),
+    ("高龄津贴今年上调了没有？九十岁一个月给多少", {"change", "amount"}),
+    ("养老补贴涨没涨", {"change"}),
+])
+def test_a_fee_or_a_rise_asked_is_a_size(text: str, kinds: set[str]) -> None:
+    assert quantities_asked(text) == kinds
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    ("补办身份证收费吗？要多少钱", "kb004"),
+    ("高龄津贴今年上调了没有？九十岁一个月给多少", "kb009"),
+    ("老人的高龄补贴今年提高了吗", "kb009"),
+])
+def test_a_size_the_entry_does_not_state_is_not_answered(index: Index, text: str,
+                                                          entry: str) -> None:
+    r = index.search(text, today=TODAY)
+    assert r.answer is None, (r.hits[:2], r.features)
+    assert r.hits[0].id != entry or r.features.get("unquantified"), r.features
+
+
+def test_a_fee_the_entry_states_is_still_answered(index: Index) -> None:
+    # kb048 says 电子收费 and how to pay; the line asks how, not whether, so no size.
+    assert quantities_asked("路边停车费怎么交") == frozenset()
+
+
+@pytest.mark.parametrize("text", [
+    "刚从朋友那接了只哈士奇，要去哪儿登记？",
+    "家里新添了一条拉布拉多，得办什么手续",
+])
+def test_a_dog_named_by_its_breed(index: Index, text: str) -> None:
+    assert_read_out(index, text, "kb050")
+
+
+@pytest.mark.parametrize("text", [
+    "宠物店卖给我的小兔子带病，老板不管，到哪投诉？",
+])
+def test_a_pet_shop_is_the_seller(index: Index, text: str) -> None:
+    r = index.search(text, today=TODAY)
+    assert r.hits[0].id == "kb013", (r.hits[:3], r.features)
+
+
+def test_the_entry_given_place_is_offered_never_read_out(index: Index) -> None:
+    # The story may be what is asked after all: the arbitration entry names 补偿, but
+    # whether a contract not renewed is owed any is not what it answers.
+    r = index.search("劳动合同满了公司不再续签，这种有没有补偿？", today=TODAY)
+    assert r.answer is None, (r.hits[:2], r.features)
