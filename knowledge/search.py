@@ -352,7 +352,10 @@ _COUNTING = frozenset("一二两三四五六七八九十百千几这那每哪整
 # What a caller says between a verb and its object (:class:`_Spelling`): a measure word
 # for one of what the object names, after 了 or not (报了个名, 买了套房, 办张卡).
 _MEASURES = "个套张份本"
-_SPLITTING = tuple(m for w in _MEASURES for m in (w, f"了{w}"))
+# kb45: or the result of the act, done (买完房, 办好证, 报完名): 刚买完房，我和我老婆的公积金
+# 怎么都提出来 never said 买房, and the renters' drawing ranked first.
+_RESULTS = "完好"
+_SPLITTING = (*(m for w in _MEASURES for m in (w, f"了{w}")), *_RESULTS)
 # A negation is what the caller means, never a slip (没气 is not 煤气).
 _NEGATION = re.compile("[没不未别无]")
 
@@ -638,7 +641,8 @@ class _Spelling:
                                  if 2 <= b - a <= RESPELL_MAX)
         self.known |= heads
         # A caller splits a verb and its object with a measure word (备个案, 报个名, 登个记,
-        # 办个证, 买套房, 办张卡), the done-mark 了 before it (报了个名, 买了套房子), or a
+        # 办个证, 买套房, 办张卡), the done-mark 了 before it (报了个名, 买了套房子), its
+        # result (买完房, 办好证; kb45), or a
         # compound with 的 after the word it starts with (居住的证, 停水的通知): the entries'
         # words said that way are read as the word. A measure word never after a numeral
         # or a demonstrative: 一个小区 counts, it is not 一小.
@@ -648,7 +652,9 @@ class _Spelling:
                 continue
             if len(h) == 2 and h[0] not in _COUNTING and h[0] not in STOP_WORDS:
                 for between in _SPLITTING:
-                    self.joined.setdefault(f"{h[0]}{between}{h[1]}", h)
+                    # 交完了 is done, no 交了 split (暖气费交完了能开发票吗).
+                    if between not in _RESULTS or h[1] not in STOP_WORDS:
+                        self.joined.setdefault(f"{h[0]}{between}{h[1]}", h)
             for k in range(2, len(h)):
                 if self._freq(h[:k]) and h[k:] not in STOP_WORDS:
                     self.joined.setdefault(f"{h[:k]}的{h[k:]}", h)

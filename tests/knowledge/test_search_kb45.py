@@ -72,3 +72,18 @@ def test_the_entry_given_place_is_offered_never_read_out(index: Index) -> None:
     # whether a contract not renewed is owed any is not what it answers.
     r = index.search("劳动合同满了公司不再续签，这种有没有补偿？", today=TODAY)
     assert r.answer is None, (r.hits[:2], r.features)
+
+
+@pytest.mark.parametrize("text", [
+    "上个月刚买完房，我爱人的公积金也能一起取吗？",
+    "我们办好房子的手续了 刚买完房 公积金怎么提",
+])
+def test_the_act_done_between_verb_and_object_is_the_entrys_word(index: Index,
+                                                                 text: str) -> None:
+    r = index.search(text, today=TODAY)
+    assert r.hits[0].id == "kb015", (r.hits[:3], r.features)
+
+
+def test_done_with_nothing_after_is_no_split(index: Index) -> None:
+    # 交完了 is the fee paid, not 交了 split: no respelling of 交完了.
+    assert "交了" not in index.spelling.respell("暖气费交完了能开发票吗")
