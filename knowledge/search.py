@@ -897,13 +897,22 @@ def asked_objects(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+# Prepositions of where or by what means (在外地, 到派出所, 用手机): not 给 or 对, whose
+# noun is who the thing is for (给岁数大的人发的钱).
+_WHERE_HOW = frozenset({"在", "到", "从", "往", "于", "用", "通过"})
+
+
 def clause_things(text: str) -> frozenset[str]:
     """The things ``text`` (the clauses that ask) names: its nouns of two characters or
     more, not a time or place word (今年, 手机上's 上) nor what is asked of any procedure
-    (``ASKED_FRAME``: 材料, 时间) or doing any (``ACTION_FRAME``: 办理)."""
-    return frozenset(p.word for p in _pos_tagger().lcut(normalise(text), HMM=False)
+    (``ASKED_FRAME``: 材料, 时间) or doing any (``ACTION_FRAME``: 办理), nor one right
+    after a preposition of place or means (``_WHERE_HOW``: 在外地, 在手机上, 到派出所:
+    where or how it is done, not what)."""
+    tagged = _pos_tagger().lcut(normalise(text), HMM=False)
+    return frozenset(p.word for n, p in enumerate(tagged)
                      if p.flag in _NOUN_TAGS and len(p.word) > 1
-                     and p.word not in ASKED_FRAME and p.word not in ACTION_FRAME)
+                     and p.word not in ASKED_FRAME and p.word not in ACTION_FRAME
+                     and not (n and tagged[n - 1].word in _WHERE_HOW))
 
 
 def asked_actions(text: str) -> frozenset[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from config.settings import Settings
-from knowledge.search import Index, quantities_asked, worth_confirming
+from knowledge.search import Index, clause_things, quantities_asked, worth_confirming
 from tests.knowledge.test_search_round26 import TODAY, assert_read_out
 
 CONFIRM_FROM = Settings().ivr.kb_confirm_from
@@ -102,3 +102,14 @@ def test_what_a_renovation_takes_out(index: Index) -> None:
 def test_a_street_tree_named_as_callers_name_it(index: Index) -> None:
     r = index.search("门口那排行道树的树杈戳到三楼窗户了，谁管？", today=TODAY)
     assert r.hits[0].id == "kb046" and r.hits[0].confidence >= CONFIRM_FROM, r.hits[:2]
+
+
+@pytest.mark.parametrize(("clause", "things"), [
+    ("今年的暖气费能在手机上交吗", {"暖气费"}),
+    # Where or by what it is done is no thing asked; who it is for is.
+    ("能在外地换吗", set()),
+    ("政府给岁数大的人发的钱怎么领", {"政府", "岁数"}),
+    ("怎么办理", set()),
+])
+def test_the_things_an_asking_clause_names(clause: str, things: set[str]) -> None:
+    assert clause_things(clause) == things
