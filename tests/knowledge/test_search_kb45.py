@@ -1,6 +1,7 @@
 """kb45: knowledge answers a blind probe missed — the entry named by the clause that asks
 only when the story ranks another first, whether a fee is charged or a figure went up
-asked of an entry that states none, a dog named by its breed, a pet shop as the seller.
+asked of an entry that states none, a verb split by its result, callers' names (a dog's
+breed, a street tree, renovation rubble).
 docs/knowledge.md, "Thirty-sixth round (kb45)". The sentences are this round's own, not
 lines of a bench file.
 """
@@ -60,21 +61,6 @@ def test_a_fee_the_entry_states_is_still_answered(index: Index) -> None:
 ])
 def test_a_dog_named_by_its_breed(index: Index, text: str) -> None:
     assert_read_out(index, text, "kb050")
-
-
-@pytest.mark.parametrize("text", [
-    "宠物店卖给我的小兔子带病，老板不管，到哪投诉？",
-])
-def test_a_pet_shop_is_the_seller(index: Index, text: str) -> None:
-    r = index.search(text, today=TODAY)
-    assert r.hits[0].id == "kb013", (r.hits[:3], r.features)
-
-
-def test_the_entry_given_place_is_offered_never_read_out(index: Index) -> None:
-    # The story may be what is asked after all: the arbitration entry names 补偿, but
-    # whether a contract not renewed is owed any is not what it answers.
-    r = index.search("劳动合同满了公司不再续签，这种有没有补偿？", today=TODAY)
-    assert r.answer is None, (r.hits[:2], r.features)
 
 
 @pytest.mark.parametrize("text", [
