@@ -168,9 +168,8 @@ DETAILS: tuple[Detail, ...] = (
     # The cost: 收费吗, 要钱吗, 要不要钱, 交钱吗 (缴费), 免费吗, 费用多少, 多少钱; not 在哪
     # 缴费 (a place), so a whether or a how much goes with the word.
     _detail("cost",
-            f"(?:收费|收钱|要钱|花钱|缴费|掏钱|免费){_WHETHER_ENDS}"
-            "|(?:要不要|需不需要|用不用|是不是|收不收|花不花)(?:收费|收钱|钱|花钱|缴费|掏钱|免费)"
-            "|(?:费用|工本费|手续费)(?:是)?(?:多少|贵不贵|高不高)"
+            f"(?:缴费|掏钱){_WHETHER_ENDS}"
+            "|(?:要不要|需不需要|用不用|是不是|收不收|花不花)(?:缴费|掏钱)"
             f"|{_MAY}?(?:花|交|缴|收|付)?(?:{_SIZE_ASKED['money']})",
             # an amount or free of charge: 电子收费 (how it is paid) states no cost
             f"{_SIZE_STATED['money']}|免费|不(?:收|收取|需要?交|需要?缴|用交|用缴|要)(?:任何)?"

@@ -301,6 +301,12 @@ def numeral_run(not_after: str = "") -> str:
 # out of the text before the next is looked for.
 # A span of time as an entry states it (三个月, 十五个工作日, 半年): the unit after the figure.
 DURATION_UNITS = "(?:个月|个星期|个工作日|工作日|年|天|周|星期|小时)"
+# Whether a thing costs anything, asked (收费吗, 要不要钱, 免费吗, 工本费是多少): a price
+# asked as much as 多少钱 (the ``money`` kind of ``QUANTITIES``; knowledge/details.py's cost
+# detail reads it too). Not 缴费吗 (能在网上缴费吗 asks how to pay, not what it costs).
+FEE_ASKED = ("(?:收费|收钱|要钱|花钱|免费)(?:吗|么|嘛|不|没|没有|呢|啊|吧)"
+             "|(?:要不要|需不需要|用不用|是不是|收不收|花不花)(?:收费|收钱|钱|花钱|免费)"
+             "|(?:费用|工本费|手续费)(?:是)?(?:多少|贵不贵|高不高)")
 QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (kind, re.compile(asked), re.compile(stated)) for kind, asked, stated in (
         # kb43: a day off, asked whether the office works then (周末上不上班, 星期六能办吗,
@@ -313,8 +319,9 @@ QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
         # A share: 百分之几, 几成, or how much of a rate (比例是多少).
         ("rate", r"百分之(?:几|多少)|几成|(?<=比例|比率|费率|利率)\w{0,4}?多少",
          r"百分之|[%％]|" + _NUMERAL + "成"),
-        # A price or a sum of money.
-        ("money", r"多少钱|几块钱|多少块|多少元|多少万|多贵",
+        # A price or a sum of money, or whether there is one (kb45: 收费吗, 要不要钱,
+        # 工本费是多少: 身份证丢了重新办收费吗 was offered the replacement, which names no fee).
+        ("money", FEE_ASKED + r"|多少钱|几块钱|多少块|多少元|多少万|多贵",
          numeral_run() + "(?:元|块|万|角)|免费"),
         # How long: a figure with a unit of time that counts (三个月内, 十五个工作日, 半年),
         # not a date's month (三月到六月底) nor the year after (第二年).
@@ -323,6 +330,12 @@ QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
          numeral_run("第") + DURATION_UNITS),
         # When: a day, a month, an hour (十一月十五日, 五月左右).
         ("date", r"几月份|几月|几号|几点|几时", numeral_run() + "(?:月|日|号|点)"),
+        # kb45: whether a figure went up or down (涨了吗, 涨没涨, 有没有上调, 提高了没): the
+        # entry must say it changes (调整, 上调), not only how to apply (今年高龄津贴涨了吗？
+        # 八十岁每个月能拿多少 read out the allowance's entry, which states neither).
+        ("change", r"(?:涨|上调|调高|上涨|下调|降)了?(?:吗|么|没有|没|不)|涨没涨|涨不涨"
+                   r"|调没调|提高了(?:吗|么|没有|没)|提没提高|有没有(?:涨|上调|调高|上涨|提高|调整)",
+         "调整|上调|调高|提高|上涨|涨"),
         # How many of anything else, or a bare 多少 (还剩多少, 能扣多少, 尾号是几): an
         # amount, never a date or a phone number. 好几, 这几, 前几 and 哪几 count nothing.
         ("amount", r"(?<![好这那前后哪十])几(?!乎)|多少",
@@ -339,7 +352,10 @@ _COUNTING = frozenset("一二两三四五六七八九十百千几这那每哪整
 # What a caller says between a verb and its object (:class:`_Spelling`): a measure word
 # for one of what the object names, after 了 or not (报了个名, 买了套房, 办张卡).
 _MEASURES = "个套张份本"
-_SPLITTING = tuple(m for w in _MEASURES for m in (w, f"了{w}"))
+# kb45: or the result of the act, done (买完房, 办好证, 报完名): 刚买完房，我和我老婆的公积金
+# 怎么都提出来 never said 买房, and the renters' drawing ranked first.
+_RESULTS = "完好"
+_SPLITTING = (*(m for w in _MEASURES for m in (w, f"了{w}")), *_RESULTS)
 # A negation is what the caller means, never a slip (没气 is not 煤气).
 _NEGATION = re.compile("[没不未别无]")
 
@@ -625,7 +641,8 @@ class _Spelling:
                                  if 2 <= b - a <= RESPELL_MAX)
         self.known |= heads
         # A caller splits a verb and its object with a measure word (备个案, 报个名, 登个记,
-        # 办个证, 买套房, 办张卡), the done-mark 了 before it (报了个名, 买了套房子), or a
+        # 办个证, 买套房, 办张卡), the done-mark 了 before it (报了个名, 买了套房子), its
+        # result (买完房, 办好证; kb45), or a
         # compound with 的 after the word it starts with (居住的证, 停水的通知): the entries'
         # words said that way are read as the word. A measure word never after a numeral
         # or a demonstrative: 一个小区 counts, it is not 一小.
@@ -635,7 +652,9 @@ class _Spelling:
                 continue
             if len(h) == 2 and h[0] not in _COUNTING and h[0] not in STOP_WORDS:
                 for between in _SPLITTING:
-                    self.joined.setdefault(f"{h[0]}{between}{h[1]}", h)
+                    # 交完了 is done, no 交了 split (暖气费交完了能开发票吗).
+                    if between not in _RESULTS or h[1] not in STOP_WORDS:
+                        self.joined.setdefault(f"{h[0]}{between}{h[1]}", h)
             for k in range(2, len(h)):
                 if self._freq(h[:k]) and h[k:] not in STOP_WORDS:
                     self.joined.setdefault(f"{h[:k]}的{h[k:]}", h)
@@ -876,6 +895,24 @@ def asked_objects(text: str) -> frozenset[str]:
             if len(last.word) > 1 and thing and last.word not in ASKED_FRAME:
                 out.add(last.word)
     return frozenset(out)
+
+
+# Prepositions of where or by what means (在外地, 到派出所, 用手机): not 给 or 对, whose
+# noun is who the thing is for (给岁数大的人发的钱).
+_WHERE_HOW = frozenset({"在", "到", "从", "往", "于", "用", "通过"})
+
+
+def clause_things(text: str) -> frozenset[str]:
+    """The things ``text`` (the clauses that ask) names: its nouns of two characters or
+    more, not a time or place word (今年, 手机上's 上) nor what is asked of any procedure
+    (``ASKED_FRAME``: 材料, 时间) or doing any (``ACTION_FRAME``: 办理), nor one right
+    after a preposition of place or means (``_WHERE_HOW``: 在外地, 在手机上, 到派出所:
+    where or how it is done, not what)."""
+    tagged = _pos_tagger().lcut(normalise(text), HMM=False)
+    return frozenset(p.word for n, p in enumerate(tagged)
+                     if p.flag in _NOUN_TAGS and len(p.word) > 1
+                     and p.word not in ASKED_FRAME and p.word not in ACTION_FRAME
+                     and not (n and tagged[n - 1].word in _WHERE_HOW))
 
 
 def asked_actions(text: str) -> frozenset[str]:
@@ -2017,6 +2054,7 @@ class Index:
         said = named = _OBJECTS.named(spoken, caller=True)
         # A family the asking clauses name a member of is about those members: the story
         # around them may name another (户口本丢了怎么补办？身份证还在).
+        asking = ""
         if parts := told_apart(spoken):
             asking = "，".join(c for c, asks_ in parts if asks_)
             named = {**named, **_OBJECTS.named(asking, caller=True)}
@@ -2229,6 +2267,24 @@ class Index:
                           if not ruled_out(every[k])
                           and hits[k].score >= PLACE_SCORE
                           and all(self.names(ranked[k][1], w) for w in things_asked)), 0)
+        # kb45: the story ranks an entry first that speaks nowhere, its answer included, of
+        # a thing the asking clauses name (买了套二手房，今年的暖气费能在手机上交吗: no
+        # question word, so no thing asked above; the purchase drawing ranks on 买 and
+        # 二手房 of the story). The first of the
+        # next two, as above, whose own words have a thing of the asking clauses whole
+        # answers in its place (not a part of it: 医疗保险 is no 养老保险).
+        elif (asking and not ruled_out(every[0])
+              and (things := clause_things(asking))
+              and not any(self.has(ranked[0][1], w) for w in things)):
+            first = next((k for k in range(1, min(len(hits), RULED_OUT_DEPTH))
+                          if not ruled_out(every[k])
+                          and hits[k].score >= PLACE_SCORE
+                          and any(w in self.words.heads[ranked[k][1]] for w in things)), 0)
+            # Offered, never read out: the story may be what the caller asks about after
+            # all (合同到期了单位不续签，有没有补偿 gives 补偿 to the arbitration entry).
+            if first:
+                every[first] = {**every[first], "placed": 1.0}
+                hits[first] = replace(hits[first], confidence=round(confidence(every[first]), 4))
         if first:
             hits.insert(0, hits.pop(first))
             every.insert(0, every.pop(first))
@@ -2315,6 +2371,7 @@ def capped(f: dict[str, float]) -> bool:
     """Whether the features hold an entry at "did you mean" (see :func:`confidence`): such an
     entry is offered at most, never read out, whatever threshold a deployment sets."""
     return bool(f.get("unasked") or f.get("denied") or f.get("untold") or f.get("unheld")
+                or f.get("placed")
                 or f.get("unmatched_loose") or any(f.get(k) for k in HELD_BACK))
 
 
