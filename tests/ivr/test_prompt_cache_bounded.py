@@ -89,3 +89,28 @@ def test_a_closed_tickets_answer_at_key_1_leaves_no_file(
     assert _cache(services) == before, _cache(services) - before
     told = services.prompts.said(P.text("status_closed_tail", answer=f"已解决：{answer}"))
     assert told in line.played[0]
+
+
+@pytest.mark.parametrize("complaint", ["家里停水两天了，一直没来水，也没人通知", "喂"])
+def test_a_read_back_that_names_no_address_is_not_made_again_for_every_caller(
+        services: IvrServices, monkeypatch: pytest.MonkeyPatch, complaint: str) -> None:
+    """Without an address the read-back is a sentence every such caller hears alike
+    ("您的诉求已录音。", "您反映的是供水问题。"; a few categories make them): kept as
+    before soak46, not made again (espeak-ng + sox) in front of each caller's read-back."""
+    spoken: list[str] = []
+    argv = renderer_module.espeak_argv
+    monkeypatch.setattr(renderer_module, "espeak_argv", lambda text, out, **kw: spoken.append(
+        text) or argv(text, out, **kw))
+    services.prompts.warm()
+    heard = []
+    for _caller in range(2):
+        d, line, path = scripted.converse(services, complaint, [],
+                                          frozenset({State.READBACK}))
+        assert path[-1] is State.READBACK
+        understanding = d.classification
+        assert understanding is None or not understanding.address, understanding
+        spoken.clear()
+        assert d.handlers[State.READBACK]() is State.CONFIRM
+        heard.append(line.played[-1])
+    assert spoken == [], "the second caller waited for a sentence the first one heard"
+    assert heard[0] == heard[1] and len(heard[0]) > len(services.prompts.pcm("confirm"))
