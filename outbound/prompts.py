@@ -19,6 +19,7 @@ class PromptLibrary:
         self.renderer = PromptRenderer(recorded_dir=settings.prompts_dir,
                                        cache_dir=settings.data_dir / "prompts",
                                        voice=settings.outbound.tts_voice)
+        self.renderer.sweep_leftovers()  # calls of a process killed mid-way
 
     @contextmanager
     def for_call(self) -> Iterator[CallPrompts]:
