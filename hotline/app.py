@@ -28,10 +28,11 @@ from asr.readiness import asr_health, model_status
 from config import Settings, get_settings
 from hotline import console, dbadmin
 from hotline.console import kb as console_kb
-from hotline.observability import make_registry, metrics_allowed, setup_logging
-from hotline.observability import router as observability_router
+from hotline.observability import make_registry, setup_logging
 from hotline.request_body import JsonKeysOnce, NoContentCoding, read_ahead, replaying
 from hotline.roles import PARTS, WORKER_START_SECONDS, ServeRole
+from hotline.views import metrics_allowed
+from hotline.views import router as observability_router
 from hotline.wiring import TextWarmUp, start_background
 from ivr.twilio import views as twilio_views
 from knowledge.views import router as knowledge_router

@@ -226,7 +226,7 @@ def serve(
         # Checked before anything starts: bound later (hotline.wiring.make_dialer), a port
         # held by a service already running failed the start-up with a long traceback
         # after the IVR and the warm-up had started. (The IVR's own port is retried.)
-        from hotline.doctor import check_outbound_port
+        from hotline.checks import check_outbound_port
 
         held = check_outbound_port(settings)
         if not held.ok:
