@@ -50,7 +50,9 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-HOTLINE = Path(sys.executable).with_name("hotline")
+# `python -m hotline` from the checkout (not the venv's `hotline` script, which imports
+# the checkout the venv was installed from): ``--root`` compares another checkout's start.
+HOTLINE = [sys.executable, "-m", "hotline"]
 POLL = 0.02
 LIMIT = 180.0
 
@@ -106,21 +108,21 @@ def environment(data_dir: Path, asr_model: Path | None) -> dict[str, str]:
     return env
 
 
-def start(role: str, data_dir: Path, env: dict[str, str], *, workers: int | None,
+def start(role: str, data_dir: Path, env: dict[str, str], *, root: Path, workers: int | None,
           strace: Path | None, importtime: Path | None) -> dict[str, float | None]:
     port = free_port()
-    argv = [str(HOTLINE), "serve", "--role", role, "--port", str(port)]
+    argv = [*HOTLINE, "serve", "--role", role, "--port", str(port)]
     if workers is not None:
         argv += ["--workers", str(workers)]
     if importtime is not None:
-        argv = [sys.executable, "-X", "importtime", *argv]
+        argv = [sys.executable, "-X", "importtime", *argv[1:]]
     if strace is not None:
         argv = ["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(strace), *argv]
     wants_warm = role != "outbound"
     log = (data_dir / f"serve-{role}.log").open("ab")
     err = importtime.open("wb") if importtime is not None else log
     began = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=err,
+    proc = subprocess.Popen(argv, cwd=root, env=env, stdout=log, stderr=err,
                             start_new_session=True)
     out: dict[str, float | None] = {"listen_wall": None, "listen_cpu": None,
                                     "warm_wall": None, "warm_cpu": None}
@@ -198,6 +200,8 @@ def main() -> None:
     parser.add_argument("--strace", action="store_true")
     parser.add_argument("--importtime", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the data dirs")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the checkout to start (default: this one)")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="serve-start-"))
     print(f"load {os.getloadavg()[0]:.2f}; data dirs under {base}")
@@ -205,12 +209,12 @@ def main() -> None:
         data_dir = base / role
         data_dir.mkdir()
         env = environment(data_dir, args.asr_model)
-        subprocess.run([str(HOTLINE), "db", "upgrade"], cwd=ROOT, env=env, check=True,
+        subprocess.run([*HOTLINE, "db", "upgrade"], cwd=args.root, env=env, check=True,
                        capture_output=True)
         for run in range(args.runs):
             trace = data_dir / f"strace-{run}.txt" if args.strace else None
             imports = data_dir / f"importtime-{run}.txt" if args.importtime else None
-            out = start(role, data_dir, env, workers=args.workers, strace=trace,
+            out = start(role, data_dir, env, root=args.root, workers=args.workers, strace=trace,
                         importtime=imports)
             shown = " ".join(f"{k} {v:.2f}" for k, v in out.items() if v is not None)
             print(f"{role:9} run {run} ({'first' if run == 0 else 'restart'}): {shown}  "
