@@ -132,6 +132,8 @@ def keep_passes_in(directory: Path) -> None:
     write the data dir can already change far more than a rule's cost (the database, the
     trained model and its hash beside it)."""
     path = Path(directory) / _PASSES_FILE
+    with contextlib.suppress(OSError):  # the service makes its data dir (``save_passes``)
+        path.parent.mkdir(parents=True, exist_ok=True)
     try:
         lines = path.read_text(encoding="ascii").split()
     except (OSError, UnicodeDecodeError):  # none yet, or unreadable: walked afresh
@@ -154,8 +156,8 @@ def save_passes() -> None:
             return
         path, lines = _store.path, _store.passed | _store.new
         _store.passed, _store.new = lines, set()
+    # Not made again here: a directory gone since (a test's) is no place to write.
     with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{_PASSES_FILE}.")
         try:
             with os.fdopen(fd, "w", encoding="ascii") as out:
