@@ -45,6 +45,7 @@ from rank_bm25 import BM25Plus
 
 from config.settings import CONFIG_DIR
 from knowledge.objects import OBJECTS_FILE, Named, load_objects
+from ticketing.segmenter import private_tokenizer
 
 if TYPE_CHECKING:
     import jieba.posseg
@@ -409,15 +410,12 @@ _tokenizer: jieba.Tokenizer | None = None
 
 
 def _jieba() -> jieba.Tokenizer:
-    """A private tokenizer (others may add words to jieba's global one); loaded once."""
+    """A private tokenizer (others may add words to jieba's global one); made once, with
+    the process's one build of jieba's dictionary (``ticketing.segmenter``)."""
     global _tokenizer
     with _tokenizer_lock:
         if _tokenizer is None:
-            # jieba reports loading its dictionary on stderr at DEBUG level: not our log.
-            jieba.setLogLevel(logging.WARNING)
-            tok = jieba.Tokenizer()
-            tok.initialize()
-            _tokenizer = tok
+            _tokenizer = private_tokenizer()
         return _tokenizer
 
 

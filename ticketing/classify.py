@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from config import CONFIG_DIR, get_settings
 from ticketing.invisible import readable
-from ticketing.pattern_growth import growth_fault
+from ticketing.pattern_growth import growth_fault, save_passes
 from ticketing.pinyin import readings, syllable
 
 __all__ = [
@@ -637,6 +637,7 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
             shown = pattern.pattern if len(pattern.pattern) <= 300 else (
                 pattern.pattern[:300] + "…")
             raise ValueError(f"{path}: {where}: {fault}; in {shown!r}")
+    save_passes()
     return rules
 
 

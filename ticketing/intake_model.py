@@ -206,9 +206,10 @@ def _prepare(text: str) -> str:
 
 
 def _jieba_words(text: str) -> list[str]:
-    import jieba
+    # Imported here: a process that never cuts words (most `hotline` commands) needs no jieba.
+    from ticketing.segmenter import global_tokenizer
 
-    return [w for w in jieba.lcut(text) if w.strip()]
+    return [w for w in global_tokenizer().lcut(text) if w.strip()]
 
 
 def _pinyin_grams(text: str) -> list[str]:
