@@ -18,6 +18,7 @@ from tests.support.sipkit import (
     AudioAssets,
     EchoTestHandler,
     FrontEndFactory,
+    baresip_command,
     baresip_config,
     rms,
     running_baresip,
@@ -110,14 +111,11 @@ def test_our_bye_reaches_a_phone_behind_the_shipped_front(
     log_path = tmp_path / "baresip.log"
     try:
         with running_baresip(confdir, log_path) as proc:
-            assert proc.stdin is not None
             time.sleep(0.5)
-            proc.stdin.write(f"/dial sip:12345@127.0.0.1:{front.port}\n".encode())
-            proc.stdin.flush()
+            baresip_command(proc, f"/dial sip:12345@127.0.0.1:{front.port}")
             (rec,) = handler.wait_records(1, timeout=30)
             time.sleep(2)  # our BYE's 200, and the phone's word of it
-            proc.stdin.write(b"/quit\n")
-            proc.stdin.flush()
+            baresip_command(proc, "/quit")
             proc.wait(timeout=10)
     finally:
         front.stop()
