@@ -650,8 +650,10 @@ class _Spelling:
                 continue
             if len(h) == 2 and h[0] not in _COUNTING and h[0] not in STOP_WORDS:
                 for between in _SPLITTING:
-                    # 交完了 is done, no 交了 split (暖气费交完了能开发票吗).
-                    if between not in _RESULTS or h[1] not in STOP_WORDS:
+                    # 交完了 is done, no 交了 split (暖气费交完了能开发票吗); 不好交 is
+                    # hard to pay, no 不交 split (review135: it read out the heating stop).
+                    if between not in _RESULTS or (h[1] not in STOP_WORDS
+                                                   and not _NEGATION.match(h)):
                         self.joined.setdefault(f"{h[0]}{between}{h[1]}", h)
             for k in range(2, len(h)):
                 if self._freq(h[:k]) and h[k:] not in STOP_WORDS:
