@@ -1076,9 +1076,9 @@ def _negated(text: str, pos: int, rules: ClassificationRules, danger: bool = Fal
         end = len(prefix) - gap
         if any(ch in rules.negation_gap_breakers for ch in prefix[end:]):
             break
-        if any(prefix[:end].endswith(word) for word in rules.negation_words):
+        if prefix[:end].endswith(rules.negation_words):  # a tuple: any of them
             return True
-    return any(prefix.endswith(word) for word in rules.negation_adjacent)
+    return prefix.endswith(rules.negation_adjacent)
 
 
 def _clause(text: str, pos: int) -> tuple[int, int]:
@@ -1600,13 +1600,21 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
     keywords = rule.keywords if screen is not None and screen.search(text) else ()
     if not keywords and not rule.patterns:
         return []
-    if _said(rule.unless_call, text, rules):
-        return []
-    if not all(p.search(text) for p in rule.when_call):
-        return []
-    if (rule.quiet_when_made_safe and rules.not_now and rules.not_now.made_safe
-            and rules.not_now.made_safe.search(text)):
-        return []
+    # The call-wide conditions are read once a cue is found, not before: most rules asked
+    # find none, and an ``unless_call`` said in the call cost a negation read a match of it
+    # for every such rule (docs/scaling.md, thirty-sixth round). Pure reads of the text: the
+    # hits are the same.
+    gate: list[bool] = []
+
+    def open_to_cues() -> bool:
+        if not gate:
+            gate.append(not (
+                _said(rule.unless_call, text, rules)
+                or not all(p.search(text) for p in rule.when_call)
+                or (rule.quiet_when_made_safe and rules.not_now is not None
+                    and rules.not_now.made_safe is not None
+                    and rules.not_now.made_safe.search(text) is not None)))
+        return gate[0]
 
     def fires(pos: int, end: int) -> bool:
         return not (
@@ -1619,6 +1627,8 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
     hits: list[str] = []
     for kw in keywords:
         start = text.find(kw)
+        if start != -1 and not open_to_cues():
+            return []
         while start != -1:
             if fires(start, start + len(kw)):
                 hits.append(kw)
@@ -1627,9 +1637,13 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
     for i, (pattern, starts) in enumerate(zip(rule.patterns, rule.pattern_starts, strict=True)):
         if starts is not None and starts.isdisjoint(chars):
             continue  # it cannot match here (nor would its unless_call matter)
-        if rule.pattern_unless_call and _said(rule.pattern_unless_call[i], text, rules):
-            continue
-        for m in pattern.finditer(text):
+        for n, m in enumerate(pattern.finditer(text)):
+            if n == 0 and (not open_to_cues() or (
+                    rule.pattern_unless_call
+                    and _said(rule.pattern_unless_call[i], text, rules))):
+                if not gate[0]:
+                    return []
+                break  # this pattern's own unless_call was said
             if fires(m.start(), m.end()):
                 hits.append(m.group(0))
                 break
@@ -1985,11 +1999,19 @@ def without_retracted(text: str, rules: ClassificationRules) -> str | None:
     taken back or set aside is still read by the floor and the hand-over, the safe side."""
     if rules.retracted is None and rules.set_aside is None:
         return None
+    # Kept for the text's next ask: ``classify`` and then ``intake_model.understand`` read
+    # each call's (docs/scaling.md, thirty-sixth round).
+    return _without_retracted(text, rules.retracted, rules.set_aside)
+
+
+@lru_cache(maxsize=8)
+def _without_retracted(text: str, retracted: re.Pattern[str] | None,
+                       set_aside: re.Pattern[str] | None) -> str | None:
     # The pause around 不是 is read before _normalize drops a recogniser's spaces: "燃气 不是
     # 是配电室" takes 燃气 back, "暖气费不对，是按…算的" (no pause before) takes nothing.
     spaced = readable(text)
     said = spaced
-    for dropped in (rules.retracted, rules.set_aside):
+    for dropped in (retracted, set_aside):
         if dropped is not None:
             said = dropped.sub("", said)
     return _normalize(said) if said != spaced else None
