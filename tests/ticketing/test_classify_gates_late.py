@@ -65,3 +65,30 @@ def test_a_texts_words_without_a_retraction_are_read_once_for_both_askers() -> N
     assert first is not None and "燃气" not in first
     assert C.without_retracted(text, rules) == first
     assert C._without_retracted.cache_info().hits == 1
+
+
+def test_two_rule_sets_in_one_process_each_get_their_own_answer() -> None:
+    # The cache is keyed by the two patterns as well as the text: a rules reload (or a test's
+    # own rules) reading the same text must not be handed the other set's answer.
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
+    shipped = load_rules()
+    other = replace(shipped, retracted=re.compile("配电室"), set_aside=None)
+    texts = ["嗯那个燃气，不是，是楼下配电室一直冒烟", "燃气 不是 是配电室有味",
+             "我家配电室门坏了", "算了那个先不说，主要是楼道灯不亮"] * 8
+
+    def uncached(text: str, rules: C.ClassificationRules) -> str | None:
+        if rules.retracted is None and rules.set_aside is None:
+            return None
+        return C._without_retracted.__wrapped__(text, rules.retracted, rules.set_aside)
+
+    want = [(uncached(t, shipped), uncached(t, other)) for t in texts]
+    assert want[0][0] is not None and "燃气" not in want[0][0]
+    assert want[0][1] is not None and "燃气" in want[0][1] and "配电室" not in want[0][1]
+    C._without_retracted.cache_clear()
+    # Interleaved across threads, as the API's intake threads ask it.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda t: (C.without_retracted(t, shipped),
+                                       C.without_retracted(t, other)), texts))
+    assert got == want
