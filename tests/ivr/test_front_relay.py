@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from telephony.sip.message import SipMessage, build_response
 from tests.support import harness
 from tests.support.rawsip import status
 
 pytestmark = pytest.mark.sip
 
 # Not the carrier (FrontKamailio's CARRIER_NETS is 127.0.0.2/32): the flood check applies.
-CALLER, VICTIM, STRANGER = "127.0.0.3", "127.0.0.5", "127.0.0.4"
+# The node on its own address: the front matches nodes by address alone.
+CALLER, VICTIM, STRANGER, NODE = "127.0.0.3", "127.0.0.5", "127.0.0.4", "127.0.0.6"
 
 
 class Peer:
@@ -63,7 +65,7 @@ def in_dialog(method: str, ruri: str, sender: Peer, *, routes: list[str], call_i
 
 @pytest.fixture
 def peers() -> Iterator[dict[str, Peer]]:
-    made = {"node": Peer("127.0.0.1"), "caller": Peer(CALLER), "victim": Peer(VICTIM),
+    made = {"node": Peer(NODE), "caller": Peer(CALLER), "victim": Peer(VICTIM),
             "stranger": Peer(STRANGER)}
     yield made
     for p in made.values():
@@ -72,7 +74,8 @@ def peers() -> Iterator[dict[str, Peer]]:
 
 @pytest.fixture
 def front(tmp_path: Path, peers: dict[str, Peer]) -> Iterator[harness.FrontKamailio]:
-    started = harness.FrontKamailio(tmp_path / "kamailio", nodes=[peers["node"].port]).start()
+    started = harness.FrontKamailio(tmp_path / "kamailio", nodes=[peers["node"].port],
+                                   node_ip=NODE).start()
     yield started
     started.stop()
 
@@ -108,7 +111,7 @@ def test_a_callers_bye_reaches_the_node_with_or_without_the_route(
     """SIPp sends its ACK and BYE straight at the node's Contact, without the route set;
     a phone sends them along it. Both go to the node."""
     node, caller = peers["node"], peers["caller"]
-    contact = f"sip:12345@127.0.0.1:{node.port}"
+    contact = f"sip:12345@{NODE}:{node.port}"
     for n, routes in enumerate(([], [_me(front)])):
         for method in ("ACK", "BYE"):
             caller.send(in_dialog(method, contact, caller, routes=routes, call_id=f"c{n}"),
@@ -145,3 +148,31 @@ def test_forged_in_dialog_requests_are_counted_by_the_flood_check(
     stranger.send(in_dialog("BYE", target, stranger, routes=[], call_id="after"), front.port)
     assert stranger.wait_for(b"SIP/2.0", timeout=1.5) is None
     assert victim.wait_for(b"BYE", timeout=0.5) is None
+
+
+def test_the_ack_of_a_refusal_is_taken_by_the_front_not_refused(
+        front: harness.FrontKamailio, peers: dict[str, Peer]) -> None:
+    """A busy node's 486: the front's tm ACKs it to the node itself, and the caller's ACK
+    (its Request-URI the hotline number, no Route: neither from nor to a node) is that
+    transaction's, absorbed, neither refused nor sent on nor counted."""
+    node, caller = peers["node"], peers["caller"]
+    via = f"SIP/2.0/UDP {caller.ip}:{caller.port};branch=z9hG4bKbusy1;rport"
+    common = (f"Max-Forwards: 70\r\nFrom: <sip:13800000001@{caller.ip}>;tag=c1\r\n"
+              f"Call-ID: busy-1\r\n")
+    ruri = f"sip:12345@127.0.0.1:{front.port}"
+    caller.send((f"INVITE {ruri} SIP/2.0\r\nVia: {via}\r\n{common}"
+                 f"To: <sip:12345@hotline.example>\r\nCSeq: 1 INVITE\r\n"
+                 f"Contact: <sip:c@{caller.ip}:{caller.port}>\r\nContent-Length: 0\r\n\r\n"
+                 ).encode(), front.port)
+    invite = node.wait_for(b"INVITE", timeout=3.0)
+    assert invite is not None, front.log_text()[-1500:]
+    node.sock.sendto(build_response(SipMessage(invite, ("127.0.0.1", front.port)), 486,
+                                    to_tag="busy"), ("127.0.0.1", front.port))
+    busy = caller.wait_for(b"SIP/2.0 486")
+    assert busy is not None
+    caller.send((f"ACK {ruri} SIP/2.0\r\nVia: {via}\r\n{common}"
+                 f"To: <sip:12345@hotline.example>;tag=busy\r\nCSeq: 1 ACK\r\n"
+                 "Content-Length: 0\r\n\r\n").encode(), front.port)
+    assert node.wait_for(b"ACK") is not None  # the front's own, hop by hop
+    assert node.wait_for(b"ACK", timeout=1.0) is None  # and not the caller's on top
+    assert "refused" not in front.log_text()
