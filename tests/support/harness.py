@@ -364,16 +364,20 @@ class FrontKamailio(Kamailio):
     """The production front, deploy/kamailio/kamailio.cfg as shipped (dispatcher to the IVR
     nodes, pike), with only its listen address and dispatcher list moved to loopback."""
 
-    def __init__(self, workdir: Path, nodes: list[int], carrier: str = "127.0.0.2/32") -> None:
+    def __init__(self, workdir: Path, nodes: list[int], carrier: str = "127.0.0.2/32",
+                 node_ip: str = LOOPBACK) -> None:
         """``carrier``: the addresses standing in for the carrier's SBC (never pike-checked);
-        the tests' citizens call from 127.0.0.2, scanners from other 127.x addresses."""
+        the tests' citizens call from 127.0.0.2, scanners from other 127.x addresses.
+        ``node_ip``: the nodes' address, another than the front's own to tell, as in a
+        deployment, a request for a node from one for the front."""
         self.nodes = nodes
         self.carrier = carrier
+        self.node_ip = node_ip
         super().__init__(workdir)
 
     def config_text(self) -> str:
         dlist = self.workdir / "dispatcher.list"
-        dlist.write_text("".join(f"1 sip:{LOOPBACK}:{p} 0 0\n" for p in self.nodes))
+        dlist.write_text("".join(f"1 sip:{self.node_ip}:{p} 0 0\n" for p in self.nodes))
         text = FRONT_CFG.read_text()
         for old, new in (("udp:0.0.0.0:5060", f"udp:{LOOPBACK}:{self.port}"),
                          ("/etc/kamailio/dispatcher.list", str(dlist)),
