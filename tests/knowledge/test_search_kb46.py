@@ -95,3 +95,9 @@ def test_paying_on_a_day_off_is_no_size_the_entry_lacks(index: Index) -> None:
 def test_an_office_asked_on_a_day_off_is_not_answered(index: Index) -> None:
     r = index.search("周日派出所给办居住证吗", today=TODAY)
     assert r.answer is None, (r.hits[:2], r.features)
+
+
+def test_a_utility_is_named_by_its_service_not_by_a_computer(objects: Objects) -> None:
+    assert objects.named("燃气费的户号在哪看", caller=True)["utility"] == frozenset({"燃气"})
+    # 用电脑 is using a computer, not using power.
+    assert objects.named("用电脑怎么交水费", caller=True)["utility"] == frozenset({"水"})
