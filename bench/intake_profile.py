@@ -10,7 +10,12 @@ here so that one profiler sees the whole request (framework, endpoint, ORM, driv
 uvicorn adds (HTTP parsing, the thread pool) is the difference to bench/ticketing.py.
 
     .venv/bin/python bench/intake_profile.py [--tickets 300] [--database both] [--profile]
-                                             [--breakdown]
+                                             [--breakdown] [--texts data/intake/train.tsv]
+
+With ``--texts``, the demands are not the bench's six short complaints (~20 characters) but
+texts of the given TSV files (first column) joined one after another up to a length drawn
+between 20 and 300 characters (a seeded draw: the same demands every run), as callers'
+complaints run.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import cProfile
 import io
 import pstats
+import random
 import sys
 import tempfile
 import time
@@ -36,6 +42,7 @@ import httpx  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from bench.intake_breakdown import Breakdown  # noqa: E402
+from bench.intake_identity import texts  # noqa: E402
 from bench.ticketing import COMPLAINTS  # noqa: E402
 from config import Settings  # noqa: E402
 from hotline import dbadmin  # noqa: E402
@@ -48,8 +55,28 @@ async def _inline(func: Callable[..., Any], *args: Any, **_options: Any) -> Any:
     return func(*args)
 
 
+def demands_of(paths: list[Path], count: int, shortest: int = 20, longest: int = 300,
+               seed: int = 43) -> list[str]:
+    """``count`` demands of ``shortest``-``longest`` characters made of the texts of ``paths``
+    (consecutive texts joined, in a seeded random order), the length of each drawn evenly."""
+    pool = [t for t in texts(paths) if t.strip()]
+    rng = random.Random(seed)
+    rng.shuffle(pool)
+    out: list[str] = []
+    i = 0
+    while len(out) < count:
+        want = rng.randint(shortest, longest)
+        demand = ""
+        while len(demand) < want:
+            demand += pool[i % len(pool)]
+            i += 1
+        out.append(demand[:longest])
+    return out
+
+
 def run(name: str, url: str, work: Path, tickets: int, profile: bool,
-        save: Path | None = None, breakdown: bool = False) -> None:
+        save: Path | None = None, breakdown: bool = False,
+        demands: list[str] = COMPLAINTS) -> None:
     dbadmin.upgrade(url)
     app = create_app(Settings(database_url=url, data_dir=work))
     with app.state.sessions() as s:
@@ -88,7 +115,7 @@ def run(name: str, url: str, work: Path, tickets: int, profile: bool,
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             async def post(i: int) -> None:
                 r = await client.post("/api/v1/tickets", headers=headers, json={
-                    "caller_phone": f"139{i:08d}", "demand": COMPLAINTS[i % len(COMPLAINTS)]})
+                    "caller_phone": f"139{i:08d}", "demand": demands[i % len(demands)]})
                 assert r.status_code == 201 and r.json()["status"] != "draft", r.text
 
             for i in range(50):  # warm: caches, pool, the day's counter row
@@ -160,7 +187,10 @@ def main() -> None:
                     "(NAME.prof per database) for pstats/snakeviz")
     ap.add_argument("--breakdown", action="store_true",
                     help="CPU per ticket of each step of the request (own time of each)")
+    ap.add_argument("--texts", type=Path, nargs="+",
+                    help="TSV files whose texts, joined to 20-300 characters, are the demands")
     args = ap.parse_args()
+    demands = demands_of(args.texts, 50 + args.tickets) if args.texts else COMPLAINTS
     # One thread: the profiler sees the endpoint, and no pool hop adds to the figures. Every
     # hop (FastAPI's for plain functions, the intake's own turns) goes through this call.
     anyio.to_thread.run_sync = _inline  # type: ignore[assignment]
@@ -168,7 +198,7 @@ def main() -> None:
         work = Path(tmp)
         if args.database in ("sqlite", "both"):
             run("sqlite", f"sqlite:///{work / 'p.db'}", work, args.tickets, args.profile,
-                args.save, args.breakdown)
+                args.save, args.breakdown, demands)
         if args.database in ("postgresql", "both"):
             with running_pg_server() as pg:
                 import psycopg
@@ -177,7 +207,7 @@ def main() -> None:
                                      dbname="postgres", autocommit=True) as conn:
                     conn.execute("CREATE DATABASE prof")
                 run("postgresql", pg.url("prof"), work, args.tickets, args.profile,
-                    args.save, args.breakdown)
+                    args.save, args.breakdown, demands)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -28,10 +29,11 @@ from asr.readiness import asr_health, model_status
 from config import Settings, get_settings
 from hotline import console, dbadmin
 from hotline.console import kb as console_kb
-from hotline.observability import make_registry, metrics_allowed, setup_logging
-from hotline.observability import router as observability_router
+from hotline.observability import make_registry, setup_logging
 from hotline.request_body import JsonKeysOnce, NoContentCoding, read_ahead, replaying
 from hotline.roles import PARTS, WORKER_START_SECONDS, ServeRole
+from hotline.views import metrics_allowed
+from hotline.views import router as observability_router
 from hotline.wiring import TextWarmUp, start_background
 from ivr.twilio import views as twilio_views
 from knowledge.views import router as knowledge_router
@@ -55,6 +57,7 @@ from ticketing.db import (
 from ticketing.deps import TokenGate
 from ticketing.inputs import StateConflict, echoed
 from ticketing.outage import first_line
+from ticketing.pattern_growth import keep_passes_in
 from ticketing.schemas import ERROR_RESPONSES
 from ticketing.service import InvalidInput, NotFound
 from ticketing.states import PermissionDenied, ReasonRequired, TransitionError
@@ -631,6 +634,7 @@ def api_worker_app() -> FastAPI:
     accepts once warm: the other workers serve meanwhile."""
     settings = get_settings()
     setup_logging(json_lines=settings.log_json)
+    keep_passes_in(Path(settings.data_dir))  # the supervisor's check walked the rules
     app = create_app(settings, role=ServeRole.API, serve_when_warm=True)
     # One of several processes: its filing writer classifies (ticketing.views).
     setattr(app.state, CLASSIFY_IN_WRITER, True)

@@ -72,6 +72,7 @@ from ticketing.inputs import (
 )
 from ticketing.models import User
 from ticketing.outage import first_line
+from ticketing.pattern_growth import keep_passes_in
 from ticketing.reports import export_csv, figures
 from ticketing.service import NotFound, events_of, get_ticket
 from ticketing.states import STATUS_LABELS, Role, Status
@@ -202,6 +203,9 @@ def serve(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     settings = get_settings()
+    # The rules' growth check's passes, kept in the data dir: this start, the API workers'
+    # and the next start's (a restart after a crash) walk only what changed.
+    keep_passes_in(Path(settings.data_dir))
     try:
         read_data_files(settings)
     except DataFileError as exc:
@@ -226,7 +230,7 @@ def serve(
         # Checked before anything starts: bound later (hotline.wiring.make_dialer), a port
         # held by a service already running failed the start-up with a long traceback
         # after the IVR and the warm-up had started. (The IVR's own port is retried.)
-        from hotline.doctor import check_outbound_port
+        from hotline.checks import check_outbound_port
 
         held = check_outbound_port(settings)
         if not held.ok:

@@ -7,7 +7,6 @@ import socket
 import sqlite3
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from asr.readiness import model_status
 from config import Settings
 from hotline import dbadmin
+from hotline.checks import Check, check_outbound_port, port_check
 from hotline.console.auth import secret_path
 from knowledge import service as kb
 from outbound.inbound_sms import gateway_secret_problem
@@ -33,15 +33,6 @@ from ticketing.dispatch_rules import RuleFileError, load_rule_table
 from ticketing.models import Unit
 from ticketing.outage import first_line
 from ticketing.workcalendar import SCHEDULE_HORIZON_DAYS, WorkCalendar, schedule_gap
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    required: bool = True
 
 
 def check_database(s: Settings) -> Check:
@@ -169,19 +160,6 @@ def check_prompt_tools(s: Settings) -> Check:
     return Check("prompts", True, st.describe())
 
 
-def port_check(name: str, host: str, port: int, kind: socket.SocketKind, setting: str) -> Check:
-    proto = "udp" if kind == socket.SOCK_DGRAM else "tcp"
-    with socket.socket(socket.AF_INET, kind) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            # Not required: the port may be held by the service this doctor is checking.
-            return Check(name, False, f"{host}:{port}/{proto}: {exc}",
-                         f"stop what holds the port (is the service already running?), or "
-                         f"set {setting}", required=False)
-    return Check(name, True, f"{host}:{port}/{proto} free")
-
-
 def check_sip_port(s: Settings) -> Check:
     return port_check("sip port", s.sip.bind_ip, s.sip.port, socket.SOCK_DGRAM, "HOTLINE_SIP__PORT")
 
@@ -250,12 +228,6 @@ def check_outbound(s: Settings) -> Check:
                      "use register mode", required=False)
     return check_outbound_port(s) if o.dialer == "sip" else Check(
         "outbound", True, f"SMS via {o.sms_provider}, calls via {o.dialer}")
-
-
-def check_outbound_port(s: Settings) -> Check:
-    """The outbound dialer's own SIP port (``hotline serve`` refuses to start without it)."""
-    return port_check("outbound", s.sip.bind_ip, s.outbound.sip_port, socket.SOCK_DGRAM,
-                      "HOTLINE_OUTBOUND__SIP_PORT")
 
 
 def check_inbound_sms(s: Settings) -> Check:

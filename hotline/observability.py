@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote_plus
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import and_, func, select
@@ -413,7 +411,6 @@ def make_registry(sessions: sessionmaker[Session], *, utility_window: timedelta,
     return registry
 
 
-router = APIRouter()
 METRICS_FORBIDDEN = ("forbidden: set metrics_token and send it as a bearer token, or scrape "
                      "from this host\n")
 
@@ -421,10 +418,6 @@ METRICS_FORBIDDEN = ("forbidden: set metrics_token and send it as a bearer token
 # Headers a proxy adds: a request carrying one was relayed, so its loopback peer address
 # says nothing about who sent it.
 _RELAYED = ("forwarded", "x-forwarded-for", "x-real-ip")
-
-
-def metrics_allowed(request: Request, token: str) -> bool:
-    return peer_allowed(request.client.host if request.client else "", request.headers, token)
 
 
 def peer_allowed(host: str, headers: Mapping[str, str], token: str) -> bool:
@@ -442,10 +435,3 @@ def peer_allowed(host: str, headers: Mapping[str, str], token: str) -> bool:
     except ValueError:
         return False
     return loopback and not any(h in headers for h in _RELAYED)
-
-
-@router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
-    if not metrics_allowed(request, request.app.state.settings.metrics_token):
-        return Response(METRICS_FORBIDDEN, status_code=403, media_type="text/plain")
-    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -784,7 +784,13 @@ class Dialogue:
 
     def _s_readback(self) -> State:
         sentence = readback_sentence(self.classification)
-        pcm = self.prompts.said(sentence) + self.prompts.pcm("confirm")
+        address = self.classification.address if self.classification is not None else None
+        # Only an address read back makes the sentence one caller's own (said, kept nowhere);
+        # without one it is a sentence every such caller hears alike ("您的诉求已录音。", a
+        # category's), kept as before soak46 rather than made in front of each read-back.
+        said = (self.prompts.said(sentence) if address and address in sentence
+                else self.prompts.say(sentence, "readback"))
+        pcm = said + self.prompts.pcm("confirm")
         heard = self._play(pcm)
         if heard is Heard.HUNG_UP:
             return State.HANGUP

@@ -294,6 +294,7 @@ class PromptLibrary:
         self.renderer = PromptRenderer(
             recorded_dir=Path(settings.prompts_dir), cache_dir=Path(settings.data_dir) / "prompts",
             voice=settings.sip.prompt_voice, speed=settings.sip.prompt_speed)
+        self.renderer.sweep_leftovers()
         self._pcm: dict[str, bytes] = {}
 
     # ---- public

@@ -45,6 +45,7 @@ from rank_bm25 import BM25Plus
 
 from config.settings import CONFIG_DIR
 from knowledge.objects import OBJECTS_FILE, Named, load_objects
+from ticketing.segmenter import private_tokenizer
 
 if TYPE_CHECKING:
     import jieba.posseg
@@ -415,15 +416,12 @@ _tokenizer: jieba.Tokenizer | None = None
 
 
 def _jieba() -> jieba.Tokenizer:
-    """A private tokenizer (others may add words to jieba's global one); loaded once."""
+    """A private tokenizer (others may add words to jieba's global one); made once, with
+    the process's one build of jieba's dictionary (``ticketing.segmenter``)."""
     global _tokenizer
     with _tokenizer_lock:
         if _tokenizer is None:
-            # jieba reports loading its dictionary on stderr at DEBUG level: not our log.
-            jieba.setLogLevel(logging.WARNING)
-            tok = jieba.Tokenizer()
-            tok.initialize()
-            _tokenizer = tok
+            _tokenizer = private_tokenizer()
         return _tokenizer
 
 
@@ -658,8 +656,10 @@ class _Spelling:
                 continue
             if len(h) == 2 and h[0] not in _COUNTING and h[0] not in STOP_WORDS:
                 for between in _SPLITTING:
-                    # 交完了 is done, no 交了 split (暖气费交完了能开发票吗).
-                    if between not in _RESULTS or h[1] not in STOP_WORDS:
+                    # 交完了 is done, no 交了 split (暖气费交完了能开发票吗); 不好交 is
+                    # hard to pay, no 不交 split (review135: it read out the heating stop).
+                    if between not in _RESULTS or (h[1] not in STOP_WORDS
+                                                   and not _NEGATION.match(h)):
                         self.joined.setdefault(f"{h[0]}{between}{h[1]}", h)
             for k in range(2, len(h)):
                 if self._freq(h[:k]) and h[k:] not in STOP_WORDS:

@@ -42,6 +42,10 @@ class Step:
     # Said once before ``text`` (not repeated when the question is asked again), always
     # by TTS: it carries ticket data, which no recording under config/prompts can hold.
     report: str = ""
+    # ``text`` is the same on every call (no ticket data): spoken once and cached, as before
+    # soak46 made a call's sentences its own, instead of 0.2-0.3 s of espeak-ng + sox before
+    # it on every call (review133).
+    fixed: bool = False
 
     @property
     def final(self) -> bool:

@@ -124,7 +124,8 @@ class SipDialer:
                         reported.add(step.report)
                         set_keys_ahead_aside(call, conversation.ahead)
                         mark = call.holds
-                    played = call.play_wav(str(prompts.wav(step.prompt_id, step.text)),
+                    played = call.play_wav(str(prompts.wav(step.prompt_id, step.text,
+                                                             fixed=step.fixed)),
                                              interrupt_on_dtmf=not step.final)
                     if played is PlayResult.HUNG_UP or step.final:
                         break

@@ -19,6 +19,7 @@ class PromptLibrary:
         self.renderer = PromptRenderer(recorded_dir=settings.prompts_dir,
                                        cache_dir=settings.data_dir / "prompts",
                                        voice=settings.outbound.tts_voice)
+        self.renderer.sweep_leftovers()  # calls of a process killed mid-way
 
     @contextmanager
     def for_call(self) -> Iterator[CallPrompts]:
@@ -39,9 +40,11 @@ class CallPrompts:
         self._kept = kept
         self._spoken = spoken
 
-    def wav(self, prompt_id: str, text: str) -> Path:
-        """The step's recording, or ``text`` spoken (for this call)."""
-        return self._kept.recorded(prompt_id) or self._spoken.speech(prompt_id, text)
+    def wav(self, prompt_id: str, text: str, *, fixed: bool = False) -> Path:
+        """The step's recording, or ``text`` spoken: cached when ``fixed`` (the same words
+        on every call), else for this call."""
+        spoken = self._kept if fixed else self._spoken
+        return self._kept.recorded(prompt_id) or spoken.speech(prompt_id, text)
 
     def speech(self, prompt_id: str, text: str) -> Path:
         """``text`` spoken by TTS whatever is recorded under ``prompt_id`` (for this call)."""

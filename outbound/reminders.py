@@ -306,9 +306,9 @@ class SignConversation(Conversation):
             if self.sign_result == "signed":
                 return Step("sign_done",
                             f"工单{spoken_number(self.number)}已签收，请尽快办理。再见。")
-            return Step("sign_moot", "该工单已签收或已改派，无需操作。再见。")
+            return Step("sign_moot", "该工单已签收或已改派，无需操作。再见。", fixed=True)
         if keys.count("2") >= self.MAX_REPLAYS:
-            return Step("sign_later", "请尽快登录系统签收工单。再见。")
+            return Step("sign_later", "请尽快登录系统签收工单。再见。", fixed=True)
         return Step("sign_reminder",
                     f"您有一张新工单待签收，工单号{spoken_number(self.number)}，"
                     f"类别{self.category}。签收请按1，重听请按2。", keys="12")
@@ -392,7 +392,7 @@ class NoticeConversation(Conversation):
 
     def step(self, keys: str) -> Step:
         if keys:
-            return Step("notice_ack", "收到，谢谢。再见。")
+            return Step("notice_ack", "收到，谢谢。再见。", fixed=True)
         return Step(self.prompt_id, f"{self.text}收到请按1。", keys="1")
 
 

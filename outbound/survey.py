@@ -110,15 +110,16 @@ class SurveyConversation(Conversation):
         moved = self._moved_on() if len(keys) < 2 else None
         if moved == "answered":
             # Before, both questions were asked again and the keys dropped (judge28).
-            return Step("survey_answered", SURVEY_ANSWERED)
+            return Step("survey_answered", SURVEY_ANSWERED, fixed=True)
         if moved:
             # Before, both questions were asked and the answer dropped (judge25's trial).
-            return Step("survey_moot", SURVEY_MOOT)
+            return Step("survey_moot", SURVEY_MOOT, fixed=True)
         if not keys:
-            return Step("survey_resolved", Q_RESOLVED, keys="12", report=self.report)
+            return Step("survey_resolved", Q_RESOLVED, keys="12", report=self.report,
+                        fixed=True)
         if len(keys) == 1:
-            return Step("survey_satisfied", Q_SATISFIED, keys="12")
-        return Step("survey_thanks", "感谢您对一二三四五热线工作的支持，再见。")
+            return Step("survey_satisfied", Q_SATISFIED, keys="12", fixed=True)
+        return Step("survey_thanks", "感谢您对一二三四五热线工作的支持，再见。", fixed=True)
 
     def _moved_on(self) -> str | None:
         """Why the ticket has left the closure this call is about (``not_counted``), None

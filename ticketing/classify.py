@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from config import CONFIG_DIR, get_settings
 from ticketing.invisible import readable
-from ticketing.pattern_growth import growth_fault
+from ticketing.pattern_growth import growth_fault, save_passes
 from ticketing.pinyin import readings, syllable
 
 __all__ = [
@@ -417,6 +417,8 @@ class ClassificationRules:
     # each to the word; the lengths to look for, longest first.
     heard_as: Mapping[tuple[str, ...], str] = field(default_factory=dict)
     heard_lengths: tuple[int, ...] = ()
+    # The first syllables of ``heard_as``'s readings: where a word can begin (``_heard``).
+    heard_firsts: frozenset[str] = frozenset()
     # [heard_as] not_words: everyday words that sound as one of them ("颜色太浓艳", "被捆绑销
     # 售"), each match's characters left as written.
     heard_not: re.Pattern[str] | None = None
@@ -637,6 +639,7 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
             shown = pattern.pattern if len(pattern.pattern) <= 300 else (
                 pattern.pattern[:300] + "…")
             raise ValueError(f"{path}: {where}: {fault}; in {shown!r}")
+    save_passes()
     return rules
 
 
@@ -764,7 +767,8 @@ def _heard_as(words: list[str], path: Path) -> dict[str, Any]:
         for sound in sounds:
             table.setdefault(sound, word)
     return {"heard_as": table,
-            "heard_lengths": tuple(sorted({len(w) for w in words}, reverse=True))}
+            "heard_lengths": tuple(sorted({len(w) for w in words}, reverse=True)),
+            "heard_firsts": frozenset(sound[0] for sound in table)}
 
 
 def _compiled(pattern: str | None, path: Path, where: str) -> re.Pattern[str] | None:
@@ -1019,21 +1023,28 @@ def _heard(text: str, rules: ClassificationRules) -> str:
     place in the text stays where it was."""
     if not rules.heard_as:
         return text
+    # Each character read once, and a window looked up only where a word can begin: every
+    # window of every length read ~9 syllables a character, 458 us a 166-character call
+    # against 49 now (docs/scaling.md, thirty-sixth round). A word written over a window
+    # moves the scan past it, so the text ahead is always as written.
+    sounds = [syllable(ch) for ch in text]
+    firsts = rules.heard_firsts or frozenset(sound[0] for sound in rules.heard_as)
     chars = list(text)
     kept = bytearray(len(text) + 1)
     for m in rules.heard_not.finditer(text) if rules.heard_not else ():
         kept[m.start():m.end()] = b"\x01" * (m.end() - m.start())
     i = 0
     while i < len(chars):
-        for n in rules.heard_lengths:
-            written = "".join(chars[i:i + n])
-            if len(written) < n or any(kept[i:i + n]):
-                continue
-            word = rules.heard_as.get(tuple(syllable(ch) for ch in written))
-            if word and written != word and _swapped_few(written, word):
-                chars[i:i + n] = word
-                i += n - 1
-                break
+        if sounds[i] in firsts:
+            for n in rules.heard_lengths:
+                if i + n > len(chars) or any(kept[i:i + n]):
+                    continue
+                word = rules.heard_as.get(tuple(sounds[i:i + n]))
+                written = text[i:i + n]
+                if word and written != word and _swapped_few(written, word):
+                    chars[i:i + n] = word
+                    i += n - 1
+                    break
         i += 1
     return "".join(chars)
 
@@ -1066,9 +1077,9 @@ def _negated(text: str, pos: int, rules: ClassificationRules, danger: bool = Fal
         end = len(prefix) - gap
         if any(ch in rules.negation_gap_breakers for ch in prefix[end:]):
             break
-        if any(prefix[:end].endswith(word) for word in rules.negation_words):
+        if prefix[:end].endswith(rules.negation_words):  # a tuple: any of them
             return True
-    return any(prefix.endswith(word) for word in rules.negation_adjacent)
+    return prefix.endswith(rules.negation_adjacent)
 
 
 def _clause(text: str, pos: int) -> tuple[int, int]:
@@ -1590,13 +1601,21 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
     keywords = rule.keywords if screen is not None and screen.search(text) else ()
     if not keywords and not rule.patterns:
         return []
-    if _said(rule.unless_call, text, rules):
-        return []
-    if not all(p.search(text) for p in rule.when_call):
-        return []
-    if (rule.quiet_when_made_safe and rules.not_now and rules.not_now.made_safe
-            and rules.not_now.made_safe.search(text)):
-        return []
+    # The call-wide conditions are read once a cue is found, not before: most rules asked
+    # find none, and an ``unless_call`` said in the call cost a negation read a match of it
+    # for every such rule (docs/scaling.md, thirty-sixth round). Pure reads of the text: the
+    # hits are the same.
+    gate: list[bool] = []
+
+    def open_to_cues() -> bool:
+        if not gate:
+            gate.append(not (
+                _said(rule.unless_call, text, rules)
+                or not all(p.search(text) for p in rule.when_call)
+                or (rule.quiet_when_made_safe and rules.not_now is not None
+                    and rules.not_now.made_safe is not None
+                    and rules.not_now.made_safe.search(text) is not None)))
+        return gate[0]
 
     def fires(pos: int, end: int) -> bool:
         return not (
@@ -1609,6 +1628,8 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
     hits: list[str] = []
     for kw in keywords:
         start = text.find(kw)
+        if start != -1 and not open_to_cues():
+            return []
         while start != -1:
             if fires(start, start + len(kw)):
                 hits.append(kw)
@@ -1617,9 +1638,13 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
     for i, (pattern, starts) in enumerate(zip(rule.patterns, rule.pattern_starts, strict=True)):
         if starts is not None and starts.isdisjoint(chars):
             continue  # it cannot match here (nor would its unless_call matter)
-        if rule.pattern_unless_call and _said(rule.pattern_unless_call[i], text, rules):
-            continue
-        for m in pattern.finditer(text):
+        for n, m in enumerate(pattern.finditer(text)):
+            if n == 0 and (not open_to_cues() or (
+                    rule.pattern_unless_call
+                    and _said(rule.pattern_unless_call[i], text, rules))):
+                if not gate[0]:
+                    return []
+                break  # this pattern's own unless_call was said
             if fires(m.start(), m.end()):
                 hits.append(m.group(0))
                 break
@@ -1975,11 +2000,19 @@ def without_retracted(text: str, rules: ClassificationRules) -> str | None:
     taken back or set aside is still read by the floor and the hand-over, the safe side."""
     if rules.retracted is None and rules.set_aside is None:
         return None
+    # Kept for the text's next ask: ``classify`` and then ``intake_model.understand`` read
+    # each call's (docs/scaling.md, thirty-sixth round).
+    return _without_retracted(text, rules.retracted, rules.set_aside)
+
+
+@lru_cache(maxsize=8)
+def _without_retracted(text: str, retracted: re.Pattern[str] | None,
+                       set_aside: re.Pattern[str] | None) -> str | None:
     # The pause around 不是 is read before _normalize drops a recogniser's spaces: "燃气 不是
     # 是配电室" takes 燃气 back, "暖气费不对，是按…算的" (no pause before) takes nothing.
     spaced = readable(text)
     said = spaced
-    for dropped in (rules.retracted, rules.set_aside):
+    for dropped in (retracted, set_aside):
         if dropped is not None:
             said = dropped.sub("", said)
     return _normalize(said) if said != spaced else None

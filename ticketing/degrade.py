@@ -103,8 +103,9 @@ def degrade(text: str, *, seed: int = 0, homophone_rate: float = 0.1) -> str:
     ``homophone_rate`` is the share of Chinese characters replaced by a same-sounding one
     (0.1: about one character in ten, a small model on a phone line).
     """
-    import jieba
     from pypinyin import Style, lazy_pinyin
+
+    from ticketing.segmenter import global_tokenizer
 
     rng = random.Random(f"{seed}:{text}")
     text = unicodedata.normalize("NFKC", text)
@@ -124,5 +125,5 @@ def degrade(text: str, *, seed: int = 0, homophone_rate: float = 0.1) -> str:
             if candidates:
                 chars[i] = rng.choices([c for c, _ in candidates],
                                        weights=[w for _, w in candidates])[0]
-    words = jieba.lcut("".join(chars).replace(" ", ""))
+    words = global_tokenizer().lcut("".join(chars).replace(" ", ""))
     return " ".join(w for w in words if w.strip())

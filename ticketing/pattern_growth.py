@@ -23,8 +23,14 @@ A bound's size is not judged here: the bench gives the figure.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 import re
+import sys
+import tempfile
+import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 try:
@@ -32,7 +38,7 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.11 is not supported
     _parser = None
 
-__all__ = ["class_source", "growth_fault"]
+__all__ = ["class_source", "growth_fault", "keep_passes_in", "save_passes"]
 
 # A class with more members than this is not enumerated (a negated one never is).
 _ENUMERABLE = 0x10000
@@ -53,17 +59,113 @@ class _Fault(Exception):
 
 def growth_fault(pattern: re.Pattern[str]) -> str | None:
     """Why scanning a text with ``pattern`` may cost more than in proportion to the text's
-    length (see the module's doc), or None when its structure rules that out."""
+    length (see the module's doc), or None when its structure rules that out.
+
+    The verdict depends on the pattern's text and flags alone (and on this module and
+    Python's parser): it is kept for the process, and a pass also in the file
+    ``keep_passes_in`` names, if any. ~0.3 CPU-s of each first load of the shipped rules,
+    paid by every `hotline serve` process, a supervisor and each of its API workers, and
+    again at every restart (docs/suite.md, thirty-sixth round). A fault is never kept on
+    disk: a refused pattern is walked again at every process's load."""
     if _parser is None:  # pragma: no cover
         return None
     if not _MAY_GROW.search(pattern.pattern):
         return None  # no unbounded repeat, no back-reference: nothing to parse (load time)
+    key = (pattern.pattern, pattern.flags)
+    if key in _VERDICTS:
+        return _VERDICTS[key]
+    digest = _digest(*key)
+    if digest in _store.passed:
+        _VERDICTS[key] = None
+        return None
     try:
         _Walk(pattern.flags).sequence(_parser.parse(pattern.pattern, pattern.flags),
                                       _Path())
     except _Fault as fault:
+        _VERDICTS[key] = str(fault)
         return str(fault)
+    _VERDICTS[key] = None
+    with _store.lock:
+        _store.new.add(digest)
     return None
+
+
+# Each pattern's verdict, by its text and flags, for the life of the process.
+_VERDICTS: dict[tuple[str, int], str | None] = {}
+
+
+def _checker() -> str:
+    """What a verdict depends on besides the pattern: this module's code and the parser of
+    this Python (``re._parser``, whose tree the walk reads)."""
+    return hashlib.sha256(Path(__file__).read_bytes() + sys.version.encode()).hexdigest()
+
+
+def _digest(source: str, flags: int) -> str:
+    return hashlib.sha256(f"{_store.checker}\0{flags}\0{source}".encode()).hexdigest()
+
+
+class _Store:
+    """The passes kept on disk (``keep_passes_in``): one SHA-256 a line, each of a pattern
+    with its flags and the checker (``_checker``) that passed it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.path: Path | None = None
+        self.checker = ""
+        self.passed: frozenset[str] = frozenset()
+        self.new: set[str] = set()
+
+
+_store = _Store()
+_PASSES_FILE = "pattern-growth-passes"
+
+
+def keep_passes_in(directory: Path) -> None:
+    """Read the passes kept in ``directory`` (the service's data dir's, ``hotline serve``)
+    and keep new ones there (``save_passes``).
+
+    Safe because what a line says is narrow: these exact characters, with these flags,
+    were found linear by this exact checker (its source and Python's version are in the
+    hash); an edited pattern, a new checker or another Python is another hash, and a fault
+    is never written. A line forged into the file skips the walk of only the pattern it
+    names, and only if that pattern is also written into a rule file; and whoever can
+    write the data dir can already change far more than a rule's cost (the database, the
+    trained model and its hash beside it)."""
+    path = Path(directory) / _PASSES_FILE
+    with contextlib.suppress(OSError):  # the service makes its data dir (``save_passes``)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lines = path.read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):  # none yet, or unreadable: walked afresh
+        lines = []
+    with _store.lock:
+        if _store.path != path:
+            _store.checker = _checker()
+            _store.path = path
+            _store.new = set()
+        _store.passed = frozenset(line for line in lines if len(line) == 64)
+
+
+def save_passes() -> None:
+    """Write the passes found since ``keep_passes_in`` beside the kept ones (write then
+    rename: a reader never sees half a file; two processes writing at once lose nothing
+    but a pass the next start walks again). Errors are not the load's business: logged
+    nowhere, the file is a cache."""
+    with _store.lock:
+        if _store.path is None or not _store.new:
+            return
+        path, lines = _store.path, _store.passed | _store.new
+        _store.passed, _store.new = lines, set()
+    # Not made again here: a directory gone since (a test's) is no place to write.
+    with contextlib.suppress(OSError):
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{_PASSES_FILE}.")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write("".join(f"{line}\n" for line in sorted(lines)))
+            os.replace(temp, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
 
 
 class _Path:

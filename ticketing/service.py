@@ -1914,13 +1914,20 @@ def is_placeholder(text: str) -> bool:
 TRANSCRIBED_EVENT = "transcribed"
 
 
+def _words_reclassify(ticket: Ticket) -> bool:
+    """Whether late words (``attach_transcript``) still classify and dispatch ``ticket``:
+    only while it waits for its first dispatch. Once a unit had it (dispatched, then
+    returned or not), or it was set aside or merged, what was set stands."""
+    return Status(ticket.status) in UNDISPATCHED_STATUSES and not ticket.unit_id
+
+
 def words_pending(ticket: Ticket) -> bool:
     """Filed from a call before its words were known: its category, urgency and deadline
     are placeholders until ``attach_transcript``, so nobody is promised that deadline.
-    Not once someone gave it a unit (an operator who listened to the recording, trial47):
-    ``attach_transcript`` then keeps its unit and the deadline that came with it, so the
-    citizen is told what was set (the status page read 录音转写后确定 on a closed ticket)."""
-    return ticket.demand == TRANSCRIPT_PENDING and not ticket.unit_id
+    Not once the words can move nothing (``_words_reclassify``): an operator who listened
+    to the recording dispatched it (trial47; the status page read 录音转写后确定 on a closed
+    ticket), and the unit's 退单 did not make it pending again (review134)."""
+    return ticket.demand == TRANSCRIPT_PENDING and _words_reclassify(ticket)
 
 
 def words_coming(*, session: Session, ticket: Ticket) -> bool:
@@ -1956,8 +1963,7 @@ def attach_transcript(
         ticket.demand = text or ticket.demand or TRANSCRIPT_PENDING
     record_event(session=session, ticket=ticket, actor=actor, action=TRANSCRIBED_EVENT,
                  note=None, data={"chars": len(text)}, at=now)
-    waiting = Status(ticket.status) in UNDISPATCHED_STATUSES and not ticket.unit_id
-    if text and waiting:
+    if text and _words_reclassify(ticket):
         guess = _heard(domain, domain.understand(text), text, meta)
         ticket.category, ticket.urgency = guess.category, guess.urgency
         ticket.sub_category = guess.sub_category

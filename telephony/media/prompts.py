@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,13 @@ def voice_status(*, recorded_dir: Path, voice: str) -> VoiceStatus:
     return VoiceStatus(voice=voice, recorded=recorded, missing=missing)
 
 
+# The directories made while a sentence is said and removed after (``PromptRenderer.spoken``,
+# ``_once``'s temporary one, ``outbound.prompts.PromptLibrary.for_call``); past an hour
+# none belongs to a call still up (an outbound call asks a few questions, 8 s a key).
+LEFTOVER_PREFIXES = (".spoken-", ".call-", "tmp")
+LEFTOVER_SECONDS = 3600.0
+
+
 class PromptRenderer:
     """Thread-safe; one synthesis per prompt even when calls start together."""
 
@@ -82,6 +90,28 @@ class PromptRenderer:
         self.voice = voice
         self.speed = speed  # espeak-ng words per minute; None: espeak-ng's own default
         self._lock = threading.Lock()
+
+    def sweep_leftovers(self, *, older_than: float = LEFTOVER_SECONDS) -> int:
+        """Remove what a process killed mid-way left under ``cache_dir`` (at start-up): the
+        directories ``spoken``, ``_once`` and ``outbound.prompts.for_call`` make and remove
+        when they finish, each holding one call's words (an address, a ticket's number)
+        for good once the process died in between. Only those ``older_than`` seconds: a
+        call of another worker may be saying its sentences now. How many were removed."""
+        if not self.cache_dir.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        swept = 0
+        for entry in self.cache_dir.iterdir():
+            try:
+                if (entry.name.startswith(LEFTOVER_PREFIXES) and entry.is_dir()
+                        and not entry.is_symlink() and entry.stat().st_mtime < cutoff):
+                    shutil.rmtree(entry)
+                    swept += 1
+            except OSError as exc:  # gone meanwhile, or not ours to remove: the next start
+                log.warning("prompt leftover %s not removed: %s", entry, exc)
+        if swept:
+            log.info("removed %d prompt directories left by an earlier process", swept)
+        return swept
 
     def recorded(self, key: str) -> Path | None:
         """The recording for ``key`` converted for the line, or None when there is none."""

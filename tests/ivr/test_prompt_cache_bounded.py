@@ -25,6 +25,7 @@ from tests.ivr import test_kb_confirm as scripted
 from tests.support.city import City
 from ticketing import service
 from ticketing.context import Domain
+from ticketing.intake_model import Understanding
 from ticketing.models import Ticket
 
 # Complaints whose address the intake reads, each another street: another read-back.
@@ -37,22 +38,34 @@ def _cache(services: IvrServices) -> set[str]:
     return {p.name for p in cache.rglob("*")} if cache.exists() else set()
 
 
-def test_a_read_back_leaves_no_file_and_is_heard(services: IvrServices,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    spoken: list[str] = []  # what espeak-ng is given to say (the real renderer still runs)
+def _read_back(services: IvrServices, complaint: str, spoken: list[str]
+               ) -> tuple[Understanding | None, scripted.ScriptedLine]:
+    """A call to its read-back, then the read-back said (what espeak-ng said for it alone
+    left in ``spoken``)."""
+    d, line, path = scripted.converse(services, complaint, [], frozenset({State.READBACK}))
+    assert path[-1] is State.READBACK
+    spoken.clear()
+    assert d.handlers[State.READBACK]() is State.CONFIRM
+    return d.classification, line
+
+
+@pytest.fixture
+def spoken(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What espeak-ng is given to say (the real renderer still runs)."""
+    said: list[str] = []
     argv = renderer_module.espeak_argv
-    monkeypatch.setattr(renderer_module, "espeak_argv", lambda text, out, **kw: spoken.append(
+    monkeypatch.setattr(renderer_module, "espeak_argv", lambda text, out, **kw: said.append(
         text) or argv(text, out, **kw))
+    return said
+
+
+def test_a_read_back_leaves_no_file_and_is_heard(services: IvrServices,
+                                                 spoken: list[str]) -> None:
     services.prompts.pcm("confirm")  # the fixed prompt after it: cached, as before
     before = _cache(services)
     for n, complaint in enumerate(COMPLAINTS):
-        d, line, path = scripted.converse(services, complaint, [],
-                                          frozenset({State.READBACK}))
-        assert path[-1] is State.READBACK
-        understanding = d.classification
+        understanding, line = _read_back(services, complaint, spoken)
         assert understanding is not None and understanding.address, complaint
-        spoken.clear()
-        assert d.handlers[State.READBACK]() is State.CONFIRM
         sentence = readback_sentence(understanding)
         assert understanding.address in sentence
         # What the caller heard: the sentence spoken, then the fixed confirm prompt.
@@ -89,3 +102,19 @@ def test_a_closed_tickets_answer_at_key_1_leaves_no_file(
     assert _cache(services) == before, _cache(services) - before
     told = services.prompts.said(P.text("status_closed_tail", answer=f"已解决：{answer}"))
     assert told in line.played[0]
+
+
+@pytest.mark.parametrize("complaint", ["家里停水两天了，一直没来水，也没人通知", "喂"])
+def test_a_read_back_that_names_no_address_is_not_made_again_for_every_caller(
+        services: IvrServices, spoken: list[str], complaint: str) -> None:
+    """Without an address the read-back is a sentence every such caller hears alike
+    ("您的诉求已录音。", "您反映的是供水问题。"; a few categories make them): kept as
+    before soak46, not made again (espeak-ng + sox) in front of each caller's read-back."""
+    services.prompts.warm()
+    heard = []
+    for _caller in range(2):
+        understanding, line = _read_back(services, complaint, spoken)
+        assert understanding is None or not understanding.address, understanding
+        heard.append(line.played[-1])
+    assert spoken == [], "the second caller waited for a sentence the first one heard"
+    assert heard[0] == heard[1] and len(heard[0]) > len(services.prompts.pcm("confirm"))

@@ -99,3 +99,21 @@ def test_a_street_tree_named_as_callers_name_it(index: Index) -> None:
 ])
 def test_the_things_an_asking_clause_names(clause: str, things: set[str]) -> None:
     assert clause_things(clause) == things
+
+
+@pytest.mark.parametrize(("said", "not_read"), [
+    # review135: 不好交 is "hard to pay", never 不交 split by a result: the heating fee
+    # paid with trouble read out the heating stop (不交暖气费 is kb036's keyword).
+    ("暖气费在网上不好交怎么办", "不交"),
+    ("电表不好用了", "不用"),
+    ("合同不好签", "不签"),
+])
+def test_a_negation_with_a_result_is_no_split_verb(index: Index, said: str,
+                                                   not_read: str) -> None:
+    assert not_read not in index.spelling.respell(said)
+
+
+def test_hard_to_pay_the_heating_fee_is_the_fee_not_the_stop(index: Index) -> None:
+    # review135: a caller for whom paying is hard asks how to pay (kb035), not to stop.
+    r = index.search("暖气费在网上不好交怎么办", today=TODAY)
+    assert r.hits[0].id == "kb035", (r.hits[:3], r.features)

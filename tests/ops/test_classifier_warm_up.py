@@ -22,6 +22,7 @@ from hotline.roles import Part, ServeRole
 from hotline.wiring import TextWarmUp, start_background, warm_up_text
 from knowledge import service as kb
 from tests.support.harness import free_port
+from ticketing import segmenter
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 from ticketing.views import CLASSIFY_IN_WRITER
@@ -42,6 +43,7 @@ def test_after_the_start_up_warm_up_the_first_classification_loads_no_dictionary
     # A fresh process: jieba's dictionary not loaded, nor the knowledge base's tokenizer
     # (this test process may have loaded them before: forgotten for this test).
     monkeypatch.setattr(jieba.dt, "initialized", False)
+    segmenter._dictionary.cache_clear()  # (built again by the warm-up)
     monkeypatch.setattr(knowledge.search, "_tokenizer", None)
     monkeypatch.setattr(knowledge.search, "_pos", None)
     with TestClient(create_app(settings, role=ServeRole.API), client=LOCAL) as client:
@@ -52,7 +54,7 @@ def test_after_the_start_up_warm_up_the_first_classification_loads_no_dictionary
         # The search's part-of-speech tagger (what a question asks about), imported and
         # built when first used: by the warm-up, not by the first question.
         assert knowledge.search._pos is not None
-        loads: list[jieba.Tokenizer] = []
+        loads: list[object] = []
         initialize = jieba.Tokenizer.initialize
 
         def counted(self: jieba.Tokenizer, *args: object, **kwargs: object) -> None:
@@ -61,6 +63,14 @@ def test_after_the_start_up_warm_up_the_first_classification_loads_no_dictionary
             initialize(self, *args, **kwargs)
 
         monkeypatch.setattr(jieba.Tokenizer, "initialize", counted)
+        # The dictionary's one build a process (ticketing.segmenter): not again either.
+        build = jieba.Tokenizer.gen_pfdict
+
+        def built(source: object) -> object:
+            loads.append(source)
+            return build(source)
+
+        monkeypatch.setattr(jieba.Tokenizer, "gen_pfdict", staticmethod(built))
         domain: Domain = client.app.state.domain
         # The first caller's ticket: the model's words come from jieba's global tokenizer.
         understood = domain.understand(FIRST_CALLER)

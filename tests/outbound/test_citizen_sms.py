@@ -551,3 +551,29 @@ def test_a_closure_sms_held_back_while_the_redo_is_open_leaves_the_redos_to_tell
     drive(worker, lambda: len(_texts(gateway)) >= 2 and _settled(ob_sessions, number),
           clock=clock)
     assert sum("已办结" in text for text in _texts(gateway)) == 1
+
+
+def test_a_ticket_returned_after_the_operator_dispatched_it_is_not_said_to_wait_for_words(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """review134: trial47 ended "words pending" once a unit was set, not once the late words
+    can no longer move anything (``attach_transcript`` re-classifies only a ticket still
+    waiting for its first dispatch, without a unit). The operator dispatched a call before
+    its words came, the citizen was texted its deadline; the unit gave it back (退单) and
+    the page read "诉求类别 录音转写后确定" and "办理时限 录音转写后确定" again, though
+    the words, when they came, changed neither."""
+    operator, water = ob_city.actor("operator"), ob_city.actor("water-handler")
+    with ob_sessions() as s:
+        t = _filed_before_its_words(s, ob_domain)
+        service.confirm_classification(session=s, domain=ob_domain, ticket=t, actor=operator,
+                                       category="water", urgency="livelihood")
+        service.return_ticket(session=s, domain=ob_domain, ticket=t, actor=water,
+                              reason="不属于本单位职责范围")
+        s.commit()
+        assert t.status == "returned" and t.unit_id is None
+        assert not service.words_pending(t)
+        assert not service.words_coming(session=s, ticket=t)
+        assert "录音转写后确定" not in status_page_body(t, ob_domain)
+        before = (t.category, t.urgency, t.due_at)
+        service.attach_transcript(session=s, domain=ob_domain, ticket=t,
+                                  actor=Actor.system("asr"), text="小区路灯坏了一个星期没人修")
+        assert (t.category, t.urgency, t.due_at) == before  # the words moved nothing

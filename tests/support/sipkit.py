@@ -148,6 +148,13 @@ def running_baresip(confdir: Path, log_path: Path) -> Iterator[subprocess.Popen[
                 proc.wait(timeout=5)
 
 
+def baresip_command(proc: subprocess.Popen[bytes], text: str) -> None:
+    """One command line to a ``running_baresip`` ("/dial sip:...", "/quit")."""
+    assert proc.stdin is not None
+    proc.stdin.write(f"{text}\n".encode())
+    proc.stdin.flush()
+
+
 @pytest.fixture
 def sipp_dir(tmp_path: Path) -> Path:
     d = tmp_path / "sipp"

@@ -91,6 +91,21 @@ def test_both_catalogues_render_through_it(tmp_path: Path) -> None:
     assert not spoken.exists() and recorded.exists()
 
 
+def test_a_sentence_every_call_says_alike_is_spoken_once(tmp_path: Path) -> None:
+    """The survey's questions carry no ticket data: spoken once and kept, not made again by
+    espeak-ng + sox in front of every citizen (review133: 0.2-0.3 s of silence a question)."""
+    from outbound.survey import Q_SATISFIED
+
+    outbound = OutboundPrompts(Settings(data_dir=tmp_path, prompts_dir=tmp_path / "recorded"))
+    with outbound.for_call() as call:
+        first = call.wav("survey_satisfied", Q_SATISFIED, fixed=True)
+    with outbound.for_call() as call:
+        again = call.wav("survey_satisfied", Q_SATISFIED, fixed=True)
+        own = call.wav("sign_reminder", "工单幺二三已签收。")
+    assert first == again and again.exists() and again.parent == tmp_path / "prompts"
+    assert not own.exists()  # a call's own sentence still went with its call
+
+
 def test_voice_status_names_the_generator_and_the_recordings(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from telephony.media.prompts import voice_status

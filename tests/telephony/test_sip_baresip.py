@@ -18,6 +18,7 @@ from tests.support.sipkit import (
     AudioAssets,
     EchoTestHandler,
     FrontEndFactory,
+    baresip_command,
     baresip_config,
     rms,
     running_baresip,
@@ -84,3 +85,44 @@ def contains_within(haystack: bytes, needle: bytes, *, tolerance: int) -> bool:
             if all(abs(h[off + i] - n[i]) <= tolerance for i in range(len(n))):
                 return True
     return False
+
+
+def test_our_bye_reaches_a_phone_behind_the_shipped_front(
+        make_frontend: FrontEndFactory, audio: AudioAssets, tmp_path: Path) -> None:
+    """review134: since trial47 the phone has the route set, and so do we (the INVITE's
+    Record-Route): when the service hangs up, our BYE goes to the front with a Route and
+    the phone's Contact as its Request-URI (RFC 3261 12.2.1.1), and the front relays it
+    (loose_route). Only the phone's own hang-up was tried through the shipped front."""
+    handler = EchoTestHandler(audio.prompt_wav, hang_up=True)
+    fe = make_frontend(handler)
+    front = harness.FrontKamailio(tmp_path / "front", [fe.local_port]).start()
+    sent: list[tuple[bytes, tuple[str, int]]] = []
+    start = fe._transactions.start
+
+    def seen(data: bytes, dest: tuple[str, int], *args: object, **kw: object) -> object:
+        sent.append((data, dest))
+        return start(data, dest, *args, **kw)  # type: ignore[arg-type]
+
+    fe._transactions.start = seen  # type: ignore[method-assign]
+    confdir, dumps = tmp_path / "baresip", tmp_path / "dumps"
+    dumps.mkdir()
+    baresip_config(confdir, source=audio.long_prompt_wav, dumps=dumps, kamailio=front,
+                   ip="127.0.0.2", user="13911119999")
+    log_path = tmp_path / "baresip.log"
+    try:
+        with running_baresip(confdir, log_path) as proc:
+            time.sleep(0.5)
+            baresip_command(proc, f"/dial sip:12345@127.0.0.1:{front.port}")
+            (rec,) = handler.wait_records(1, timeout=30)
+            time.sleep(2)  # our BYE's 200, and the phone's word of it
+            baresip_command(proc, "/quit")
+            proc.wait(timeout=10)
+    finally:
+        front.stop()
+    log = log_path.read_text(errors="replace")
+    assert rec.answered and rec.end_reason is EndReason.LOCAL_HANGUP, (rec.end_reason, log)
+    assert "Connection reset by peer" in log, log[-3000:]  # baresip's word for a BYE heard
+    (bye, dest), = [(d, t) for d, t in sent if d.startswith(b"BYE ")]
+    assert dest == ("127.0.0.1", front.port)  # the route set's first hop, the front
+    assert b"@127.0.0.2:" in bye.split(b" ")[1], bye  # the phone's Contact
+    assert f"Route: <sip:127.0.0.1:{front.port};lr".encode() in bye, bye
