@@ -57,6 +57,9 @@ class Family:
     required: bool = False
     # members are got, then held, renewed and replaced (documents and cards: kb38)
     held: bool = False
+    # kb46: title words of an entry about trade (buying, selling: 买东西, 商家), in which a
+    # member is the goods: such an entry speaks of every member, ``foreign`` or not
+    goods: tuple[str, ...] = ()
     # at each position, the longest phrase starting there (a lookahead: matches overlap)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
     # the toneless syllables of the phrases of two or more characters, space-separated
@@ -117,6 +120,19 @@ class Objects:
                 out[fam.name] = found
         return out
 
+    def mentioned(self, text: str, title: str) -> dict[str, frozenset[str]]:
+        """What an entry's whole ``text`` names (``named``), and, in a family with
+        ``goods`` words its ``title`` has, every member (``ANY``): a sick cat sold by a
+        pet shop is the goods of the consumer complaint's 买东西…投诉商家, which speaks of
+        no animal by name but of any (kb46: the pets family zeroed the complaint whenever
+        an animal was named)."""
+        out = self.named(text)
+        t = self.normalise(title)
+        for fam in self.families:
+            if any(w in t for w in fam.goods):
+                out[fam.name] = frozenset({ANY})
+        return out
+
     def held(self, named: Named) -> Named:
         """The members of ``named`` that a resident gets and then holds (``held``
         families: documents and cards)."""
@@ -138,7 +154,8 @@ class Objects:
         of those the title names (another document, card, benefit or account operation
         than the entry's), or, in a ``foreign`` family, members the entry never speaks of
         (a cat or a parrot against the residence permit's 登记; a general word alone, as in
-        宠物店, names no animal of the caller's); or, in a ``required``
+        宠物店, names no animal of the caller's; an entry about trade speaks of any member
+        as goods, :meth:`mentioned`); or, in a ``required``
         family, none at all when the title names one (年检 or 狂犬疫苗 with no animal is a
         car's or a person's, not the dog licence's)."""
         for fam in self.families:
@@ -187,5 +204,6 @@ def load_objects(path: Path, normalise: Callable[[str], str]) -> Objects:
                                frame=tuple(normalise(w) for w in spec.get("frame", ())),
                                foreign=bool(spec.get("foreign", False)),
                                required=bool(spec.get("required", False)),
-                               held=bool(spec.get("held", False))))
+                               held=bool(spec.get("held", False)),
+                               goods=tuple(normalise(w) for w in spec.get("goods", ()))))
     return Objects(families, normalise)

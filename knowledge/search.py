@@ -314,9 +314,15 @@ QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
         # 周日可以去领结婚证吗): the entry must say on which days it does (工作日, 周一至周五,
         # 节假日). Only as the clause's whole question: 这周末是不是要停电，在哪能查 asks
         # where to look.
+        # kb46: only an office's day asked, as the entries' answers speak of days: of an
+        # office's working days (``工作日``; 十五个工作日 is a span, the ``duration``). Not
+        # an act that channels open every day do (周末能交电费吗: an App, 网上国网), nor a
+        # rule on that day (周末垃圾也要分类吗): a day word then a question of opening,
+        # going there, or the office handling it (办, 领, 受理).
         ("day", "(?:周末|周六|周日|周天|星期[六天日]|礼拜[六天日]|节假日|双休日?|休息日)"
-                "[^\\W_]{0,10}?(?:吗|么|上不上班|开不开门|办不办|营不营业|能不能办|让不让)",
-         "工作日|周一|星期一|礼拜一|周末|节假日|双休|休息日"),
+                "[^\\W_]{0,10}?(?:上不上班|开不开门|办不办|营不营业|能不能办|让不让"
+                "|(?:上班|开门|营业|办公|值班|受理|(?<!怎么)办|领|去)[^\\W_]{0,8}?(?:吗|么))",
+         "(?<!个)工作日|周一|星期一|礼拜一|周末|节假日|双休|休息日"),
         # A share: 百分之几, 几成, or how much of a rate (比例是多少).
         ("rate", r"百分之(?:几|多少)|几成|(?<=比例|比率|费率|利率)\w{0,4}?多少",
          r"百分之|[%％]|" + _NUMERAL + "成"),
@@ -1951,7 +1957,8 @@ class Index:
         self.spelling = _Spelling(self.docs)
         # What each entry is about, by the objects its title names (knowledge/objects.py).
         self.about = [_OBJECTS.named(d.title, title=True) for d in self.docs]
-        self.mentions = [_OBJECTS.named(t) for t in self.texts]
+        self.mentions = [_OBJECTS.mentioned(t, d.title) for t, d in zip(self.texts, self.docs,
+                                                                         strict=True)]
         # The entry's text as written, for the matters it speaks of (see :func:`asked_matters`),
         # and its title's words of the situation it answers (see :func:`situation_words`).
         self.written = [_as_written("".join(_fields(d).values())) for d in self.docs]
