@@ -75,3 +75,21 @@ def test_review136_spilled_fuel_is_not_the_smoker_gone(text: str) -> None:
 def test_review136_calm_twins_stay_calm(shipped, text: str) -> None:
     rules, model = shipped
     assert understand(text, rules, model).emergency == "none"
+
+
+@pytest.mark.parametrize("text", [
+    # A breaker beside an oxygen machine nobody breathes by.
+    "店里鱼缸打氧气的泵一跳闸就停 晚上店里没人 鱼都快死了",
+    "我们卖制氧机的门店晚上没人 空开老跳闸 想找个电工",
+])
+def test_review136_a_breaker_beside_no_life_support_is_not_urgent(text: str) -> None:
+    for said in (text, degrade(text)):
+        assert classify(said, _emerg36.load_rules()).urgency != "urgent", _cues(said)
+
+
+@pytest.mark.parametrize("text", [
+    "电闸一推上去就跳 我妈在家吸着制氧机 喘不上来了",
+    "家里漏保老跳 老爷子用的呼吸机停了 修电器的师傅说明天才来",
+])
+def test_review136_a_breaker_beside_life_support_stays_urgent(text: str) -> None:
+    assert classify(text, _emerg36.load_rules()).urgency == "urgent", _cues(text)
