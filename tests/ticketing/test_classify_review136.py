@@ -13,12 +13,17 @@ from __future__ import annotations
 import pytest
 
 from tests.ticketing import test_classify_emerg36 as _emerg36
+from tests.ticketing import test_classify_emerg45 as _emerg45
 from tests.ticketing.test_classify_urgent import _danger_cues as _cues
 from ticketing.classify import classify
 from ticketing.degrade import degrade
 from ticketing.intake_model import understand
 
 shipped = _emerg36.shipped
+
+
+def _both_styles(text: str) -> tuple[str, str]:
+    return text, degrade(text)
 
 
 @pytest.mark.parametrize("text", [
@@ -42,8 +47,11 @@ def test_review136_a_fire_believed_then_seen_in_recogniser_style(shipped) -> Non
     "我老公喝多了在家还在砸 墙都砸坏了 说要弄死我和孩子",
     "我爸喝醉了一直在砸 把墙砸了个坑 说要打死我妈",
     "前夫还在砸 隔断墙都砸开了 喊着要杀了我",
+    # A breaker beside an oxygen machine someone breathes by (the guard added beside it).
+    "电闸一推上去就跳 我妈在家吸着制氧机 喘不上来了",
+    "家里漏保老跳 老爷子用的呼吸机停了 修电器的师傅说明天才来",
 ])
-def test_review136_smashing_with_a_threat_stays_urgent(text: str) -> None:
+def test_review136_danger_beside_the_mended_guards_stays_urgent(text: str) -> None:
     assert classify(text, _emerg36.load_rules()).urgency == "urgent", _cues(text)
 
 
@@ -61,7 +69,7 @@ def test_review136_smashing_with_a_threat_keeps_the_hand_over_in_recogniser_styl
     "加油站有个人一边抽烟一边加油 加完开走了 地上洒了一大片油 还有烟头",
 ])
 def test_review136_spilled_fuel_is_not_the_smoker_gone(text: str) -> None:
-    for said in (text, degrade(text)):
+    for said in _both_styles(text):
         matched = classify(said, _emerg36.load_rules()).matched
         assert not any(m.startswith("not_now.no_victim") for m in matched), matched
 
@@ -73,8 +81,7 @@ def test_review136_spilled_fuel_is_not_the_smoker_gone(text: str) -> None:
     "加油站有个小伙子一边加油一边抽烟 加完就开走了 加油站也不管",
 ])
 def test_review136_calm_twins_stay_calm(shipped, text: str) -> None:
-    rules, model = shipped
-    assert understand(text, rules, model).emergency == "none"
+    _emerg45.assert_handed_or_kept(shipped, text, "none")
 
 
 @pytest.mark.parametrize("text", [
@@ -83,13 +90,6 @@ def test_review136_calm_twins_stay_calm(shipped, text: str) -> None:
     "我们卖制氧机的门店晚上没人 空开老跳闸 想找个电工",
 ])
 def test_review136_a_breaker_beside_no_life_support_is_not_urgent(text: str) -> None:
-    for said in (text, degrade(text)):
+    for said in _both_styles(text):
         assert classify(said, _emerg36.load_rules()).urgency != "urgent", _cues(said)
 
-
-@pytest.mark.parametrize("text", [
-    "电闸一推上去就跳 我妈在家吸着制氧机 喘不上来了",
-    "家里漏保老跳 老爷子用的呼吸机停了 修电器的师傅说明天才来",
-])
-def test_review136_a_breaker_beside_life_support_stays_urgent(text: str) -> None:
-    assert classify(text, _emerg36.load_rules()).urgency == "urgent", _cues(text)
