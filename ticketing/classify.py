@@ -946,7 +946,10 @@ def _call_pattern(alternatives: list[str] | None, path: Path,
 
 def _alternation(words: Iterable[str]) -> str:
     # Longest first so the regex engine prefers "号楼" over "号".
-    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+    # Equal lengths in a fixed order: a set's order changes with each process's hash seed, and
+    # with it the pattern's text (the growth check's passes are kept by it: pattern_growth).
+    # Two different literals of one length never match at the same place: no match changes.
+    return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
 
 
 def _trie(words: Iterable[str]) -> str:

@@ -133,3 +133,31 @@ def test_serve_keeps_the_passes_in_its_data_dir(tmp_path: Path) -> None:
                     "--workers", "1", "--port", "1"], cwd=ROOT, env=env, capture_output=True,
                    timeout=120, check=False)
     assert len((tmp_path / "pattern-growth-passes").read_text().split()) > 300
+
+
+# A new process, as a restart or an API worker is, with its own hash seed: the shipped
+# rules loaded with the passes kept in the data dir named by argv[1].
+_RESTART = r"""
+import sys
+from pathlib import Path
+from ticketing import pattern_growth
+from ticketing.classify import load_rules
+pattern_growth.keep_passes_in(Path(sys.argv[1]))
+load_rules()
+"""
+
+
+def test_a_restart_with_the_same_rules_adds_no_pass(tmp_path: Path) -> None:
+    """The same rules are the same patterns in every process: else each start (a supervisor,
+    each of its workers, each restart) wrote its own spelling of a pattern built from a
+    set's words, the file grew by as many lines at every start, and those patterns were
+    walked again each time."""
+    counts = []
+    for seed in ("1", "2", "3"):
+        env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", _RESTART, str(tmp_path)], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=120,
+                              check=False)
+        assert done.returncode == 0, done.stderr
+        counts.append(len((tmp_path / "pattern-growth-passes").read_text().split()))
+    assert counts[0] > 300 and counts == [counts[0]] * 3
