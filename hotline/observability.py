@@ -207,6 +207,13 @@ def setup_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # uvicorn's own logging set-up (any earlier ``uvicorn.Config`` with its default
+    # ``log_config`` in this process) gives these loggers handlers of their own and stops
+    # them propagating: their lines then bypass the masking filter (priv44's access log).
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        own = logging.getLogger(name)
+        own.handlers.clear()
+        own.propagate = True
     # APScheduler logs every run of every job at INFO (several lines a second here): that
     # drowns the one-line-per-call-step log operators read. Its warnings still show.
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
