@@ -238,6 +238,12 @@ class SipSettings(BaseModel):
     # "register": REGISTER to a registrar/proxy (Kamailio); "direct": take INVITEs as they come.
     mode: Literal["direct", "register"] = "direct"
     bind_ip: str = "127.0.0.1"
+    # The address our Contact, Via, REGISTER and SDP c=/o= name (a NAT's public one, the
+    # host's carrier-facing one). Empty: bind_ip, and for a wildcard bind_ip (0.0.0.0) our
+    # address toward the registrar (register mode), else toward the first trusted source,
+    # else the default route's (telephony/sip/advertise.py). Never 0.0.0.0: to a phone
+    # c=0.0.0.0 is "on hold" (no audio) and a Contact of it reaches nobody.
+    advertised_ip: str = ""
     port: int = _port(default=5080)
     rtp_port_low: int = _port(default=20000)
     rtp_port_high: int = _port(default=20999)

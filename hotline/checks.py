@@ -13,6 +13,7 @@ import socket
 from dataclasses import dataclass
 
 from config import Settings
+from telephony.sip.advertise import AdvertiseError, advertised_ip
 
 
 @dataclass(frozen=True)
@@ -41,3 +42,16 @@ def check_outbound_port(s: Settings) -> Check:
     """The outbound dialer's own SIP port (``hotline serve`` refuses to start without it)."""
     return port_check("outbound", s.sip.bind_ip, s.outbound.sip_port, socket.SOCK_DGRAM,
                       "HOTLINE_OUTBOUND__SIP_PORT")
+
+
+def check_sip_address(s: Settings) -> Check:
+    """The address our Contact and SDP name (``telephony.sip.advertise``): `hotline serve`
+    refuses to start the SIP parts without one, as the front end would."""
+    try:
+        ip = advertised_ip(s.sip)
+    except AdvertiseError as exc:
+        return Check("sip address", False, str(exc),
+                     "set HOTLINE_SIP__ADVERTISED_IP (or HOTLINE_SIP__BIND_IP to one address)")
+    how = ("sip.advertised_ip" if s.sip.advertised_ip.strip() else
+           "sip.bind_ip" if ip == s.sip.bind_ip else f"bound to {s.sip.bind_ip}: the route's")
+    return Check("sip address", True, f"Contact and SDP name {ip} ({how})")

@@ -225,8 +225,18 @@ def serve(
     except DataDirInUse as exc:
         console.print(str(exc), markup=False, soft_wrap=True)
         raise typer.Exit(2) from exc
-    if (Part.OUTBOUND in PARTS[role] and settings.outbound.enabled
-            and settings.outbound.dialer == "sip"):
+    outbound_sip = (Part.OUTBOUND in PARTS[role] and settings.outbound.enabled
+                    and settings.outbound.dialer == "sip")
+    if outbound_sip or (Part.VOICE in PARTS[role] and settings.sip.enabled):
+        # A node bound to 0.0.0.0 with no address of its own to name (Contact, SDP c=) is
+        # refused here: the IVR's start would be retried for ever, each call silent.
+        from hotline.checks import check_sip_address
+
+        named = check_sip_address(settings)
+        if not named.ok:
+            console.print(f"SIP address: {named.detail}", markup=False, soft_wrap=True)
+            raise typer.Exit(2)
+    if outbound_sip:
         # Checked before anything starts: bound later (hotline.wiring.make_dialer), a port
         # held by a service already running failed the start-up with a long traceback
         # after the IVR and the warm-up had started. (The IVR's own port is retried.)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from asr.readiness import model_status
 from config import Settings
 from hotline import dbadmin
-from hotline.checks import Check, check_outbound_port, port_check
+from hotline.checks import Check, check_outbound_port, check_sip_address, port_check
 from hotline.console.auth import secret_path
 from knowledge import service as kb
 from outbound.inbound_sms import gateway_secret_problem
@@ -279,7 +279,8 @@ def check_registrar(s: Settings) -> Check:
 CHECKS: tuple[Callable[[Settings], Check], ...] = (
     check_database, check_rules, check_rule_units, check_knowledge_base,
     check_holiday_schedule, check_model, check_dirs, check_prompt_tools,
-    check_http_port, check_sip_port, check_trusted_sources, check_sip_trunk,
+    check_http_port, check_sip_port, check_sip_address, check_trusted_sources,
+    check_sip_trunk,
     check_console_secret, check_outbound, check_inbound_sms, check_registrar, check_twilio,
 )
 

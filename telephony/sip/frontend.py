@@ -52,6 +52,7 @@ from telephony.call import CallHandle, CallState, DialOutcome, Direction, EndRea
 from telephony.rtp import PortPool, Rtp16Stream
 from telephony.sip import metrics, session_timer
 from telephony.sip.admission import DIALOG_RETRY_AFTER_SECONDS, Admission
+from telephony.sip.advertise import advertised_ip
 from telephony.sip.dialer import Dialer
 from telephony.sip.dialog import (
     ALLOW,
@@ -142,7 +143,9 @@ class SipFrontEnd:
         # What session timers are measured by: a minute and more (RFC 4028's 90 s minimum),
         # which a test drives instead of waiting it out.
         self.session_clock = session_clock
-        self.local_ip = sip.bind_ip
+        # What we name ourselves by (Contact, Via, REGISTER, SDP c=/o=): never the wildcard
+        # a node may bind (``advertise``); raises AdvertiseError when there is none.
+        self.local_ip = advertised_ip(sip)
         self.registrar = (sip.registrar_ip, sip.registrar_port)
         self._running = False
         # Cleared by ``refuse_calls`` (our stop's first step): INVITEs are refused 503 while
@@ -150,7 +153,7 @@ class SipFrontEnd:
         self._taking = True
         self._transport = SipTransport(
             registrar=self.registrar, username=sip.username, password=sip.password,
-            bind=(sip.bind_ip, sip.port), on_message=self._on_message,
+            bind=(sip.bind_ip, sip.port), advertise=self.local_ip, on_message=self._on_message,
         )
         self._ports = PortPool(sip.rtp_port_low, sip.rtp_port_high)
         self._calls: dict[str, CallHandle] = {}
@@ -596,7 +599,8 @@ class SipFrontEnd:
 
         def bind(port: int) -> None:
             stream = Rtp16Stream(
-                local=(self.local_ip, port),
+                # Bound where the SIP socket is (an advertised NAT address is no local one).
+                local=(self.sip.bind_ip, port),
                 remote=(media.remote_ip, media.remote_port) if media else ("0.0.0.0", 0),
                 codec=media.codec if media else "PCMU",
                 audio_pt=media.audio_pt if media else 0,

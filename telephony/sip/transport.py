@@ -33,12 +33,15 @@ class SipTransport(SIP.SIPClient):
     """pyVoIP's SIPClient as the UDP socket owner and REGISTER builder only."""
 
     def __init__(self, *, registrar: tuple[str, int], username: str, password: str,
-                 bind: tuple[str, int],
+                 bind: tuple[str, int], advertise: str | None = None,
                  on_message: Callable[[SipMessage], None]) -> None:
+        """``advertise``: the address pyVoIP's REGISTER names in its Via and Contact
+        (``telephony.sip.advertise``; default the bound one). The socket binds ``bind``."""
         # phone=None: only pyVoIP's register()/deregister() use it, and we call neither.
         super().__init__(registrar[0], registrar[1], username, password,
                          phone=None,  # type: ignore[arg-type]
-                         myIP=bind[0], myPort=bind[1])
+                         myIP=advertise or bind[0], myPort=bind[1])
+        self._bind_ip = bind[0]
         self.on_message = on_message
         # Asked before a malformed datagram is answered or logged (the flood guard): a
         # stream of garbage from one address must not become a stream of 400s and warnings.
@@ -65,7 +68,7 @@ class SipTransport(SIP.SIPClient):
         if self.NSD:
             raise RuntimeError("transport already started")
         self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind((self.myIP, self.myPort))
+        self.s.bind((self._bind_ip, self.myPort))
         self.myPort = self.s.getsockname()[1]
         self.s.settimeout(0.2)
         self.out = self.s

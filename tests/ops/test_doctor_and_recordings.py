@@ -74,6 +74,24 @@ def test_doctor_names_busy_ports_and_a_missing_way_out(tmp_path: Path) -> None:
     assert c.ok, c.detail
 
 
+def test_doctor_shows_the_sip_address_a_wildcard_bind_advertises(
+        cli_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bound to 0.0.0.0 (docker-compose's nodes), the Contact and SDP name the address
+    toward the registrar, and doctor says which; a wildcard left fails the check."""
+    monkeypatch.setenv("HOTLINE_SIP__BIND_IP", "0.0.0.0")
+    monkeypatch.setenv("HOTLINE_SIP__MODE", "register")
+    monkeypatch.setenv("HOTLINE_SIP__REGISTRAR_IP", "127.0.0.1")
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["doctor"])
+    assert "ok   sip address" in r.output, r.output
+    assert "Contact and SDP name 127.0.0.1 (bound to 0.0.0.0: the route's)" in r.output
+    monkeypatch.setenv("HOTLINE_SIP__ADVERTISED_IP", "0.0.0.0")
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["doctor"])
+    assert r.exit_code == 1 and "FAIL sip address" in r.output, r.output
+    assert "HOTLINE_SIP__ADVERTISED_IP" in r.output
+
+
 def test_doctor_checks_the_trusted_proxy_resolves() -> None:
     from hotline.doctor import check_trusted_sources
 

@@ -290,6 +290,25 @@ def test_serve_refuses_at_once_when_the_outbound_sip_port_is_taken(
     assert "HOTLINE_OUTBOUND__SIP_PORT" in result.output
 
 
+def test_serve_refuses_a_sip_node_with_no_address_but_the_wildcard(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bound to 0.0.0.0 and told to advertise it, every call would be silent (c=0.0.0.0 is
+    "on hold") and the IVR's start retried for ever: refused before anything starts."""
+    started: list[object] = []
+    monkeypatch.setattr("hotline.serving.serve_app", lambda *a, **k: started.append(a))
+    for name, value in (("DATABASE_URL", sqlite_url), ("DATA_DIR", str(tmp_path / "data")),
+                        ("RECORDINGS_DIR", str(tmp_path / "rec")),
+                        ("SIP__BIND_IP", "0.0.0.0"), ("SIP__ADVERTISED_IP", "0.0.0.0")):
+        monkeypatch.setenv(f"HOTLINE_{name}", value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["serve", "--role", "ivr"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2 and started == [], result.output
+    assert "SIP address" in result.output and "HOTLINE_SIP__ADVERTISED_IP" in result.output
+
+
 def _holder(data_dir: Path, role: ServeRole) -> subprocess.Popen[str]:
     """Another process holding ``role``'s data-dir locks, as its `hotline serve` does."""
     code = ("import sys, pathlib; from hotline.roles import PARTS, ServeRole, hold_data_dir; "

@@ -266,14 +266,16 @@ def make_frontend() -> Iterator[FrontEndFactory]:
 
     def make(on_call: Callable[[CallHandle], None] | None, *, mode: str = "direct",
              kamailio: harness.Kamailio | None = None, max_calls: int = 4,
-             username: str | None = None, **kwargs: object) -> SipFrontEnd:
+             username: str | None = None, bind_ip: str = harness.LOOPBACK,
+             trusted_sources: tuple[str, ...] = (), **kwargs: object) -> SipFrontEnd:
         rtp_low = harness.free_port_block(40)
         settings = SipSettings(
-            mode=mode, bind_ip=harness.LOOPBACK, port=harness.free_port(),
+            mode=mode, bind_ip=bind_ip, port=harness.free_port(),
             rtp_port_low=rtp_low, rtp_port_high=rtp_low + 39,
             registrar_ip=harness.LOOPBACK,
             registrar_port=kamailio.port if kamailio else harness.free_port(),
             username=username or f"hotline{rtp_low}", max_calls=max_calls,
+            trusted_sources=list(trusted_sources),
         )
         fe = SipFrontEnd(settings, on_call, read_number=call_number,  # type: ignore[arg-type]
                          **kwargs)
