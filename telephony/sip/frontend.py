@@ -239,10 +239,12 @@ class SipFrontEnd:
         self._transport.start()
         if self._dialogs_dir is not None:
             # Every address's records past their age go (a caller's URI kept for nothing);
-            # bound now, the address is ours, and so are the dialogs left under it.
+            # bound now, the address is ours, and so are the dialogs left under it. Named
+            # by the bind (the ledger's lock), not the advertised address: a route's or a
+            # NAT's moves, and the next process would not find the calls left up.
             prune_stale(self._dialogs_dir)
             self.ledger = DialogLedger(
-                self._dialogs_dir / f"{self.local_ip}-{self.local_port}")
+                self._dialogs_dir / f"{self.sip.bind_ip}-{self.local_port}")
         metrics.track(self)
         self._timers = Timers()
         self._running = True

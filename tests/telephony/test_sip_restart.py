@@ -204,3 +204,48 @@ def test_the_prune_follows_no_link_and_the_records_are_the_services_alone(
     assert theirs.exists()
     ledger = DialogLedger(root / "127.0.0.1-5060")
     assert ledger.dir.stat().st_mode & 0o077 == 0
+
+
+def test_the_ledger_is_found_again_when_the_advertised_address_moved(tmp_path: Path) -> None:
+    """The ledger's directory is named by the address bound (the bind is the ledger's lock),
+    not the one advertised: a wildcard node's advertised address is the kernel's route,
+    which a container recreated or a changed route moves (and advert50 had moved it from
+    the bind's for every wildcard node upgraded). Before, the next process looked under the
+    new address and the call left up got no BYE. In process, as the target refresh test."""
+    port, rtp = harness.free_port(), harness.free_port_block(10)
+    peer = RawPeer(harness.LOOPBACK, port)
+    fe = SipFrontEnd(_settings(port, rtp).model_copy(update={"advertised_ip": "127.0.0.5"}),
+                     lambda call: call.answer() and call.wait_ended(30),
+                     read_number=call_number, dialogs_dir=tmp_path)
+    fe.start()
+    try:
+        peer.send(peer.invite("routed1"))
+        ok = peer.finals(expect=1, wait=10.0)["routed1"]
+        assert status(ok) == 200
+        peer.send(peer.ack(ok))
+        peer.send_rtp(ok, packets=5)
+        deadline = time.monotonic() + 10
+        while not (kept := list(tmp_path.glob("*/*.json"))):
+            assert time.monotonic() < deadline, "the answered call's dialog was not kept"
+            time.sleep(0.05)
+        record, saved = kept[0], kept[0].read_bytes()
+    finally:
+        fe.stop()
+    bye = _next_request(peer, "BYE", timeout=5)
+    assert bye is not None
+    peer.send(_ok(bye))
+    record.write_bytes(saved)  # as a killed process leaves it
+    try:
+        fe = SipFrontEnd(_settings(port, rtp).model_copy(update={"advertised_ip": "127.0.0.6"}),
+                         read_number=call_number, dialogs_dir=tmp_path)
+        fe.start()
+        try:
+            bye = _next_request(peer, "BYE")
+            assert bye is not None, "no BYE after the restart: the ledger was not found"
+            assert header(bye, "Call-ID") == "routed1"
+            peer.send(_ok(bye))
+        finally:
+            fe.stop()
+        assert record.parent.name == f"{harness.LOOPBACK}-{port}"
+    finally:
+        peer.close()
