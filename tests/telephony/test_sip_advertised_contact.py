@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import SipSettings
+from config.settings import Settings, SipSettings
 from telephony.sip.advertise import DEFAULT_ROUTE_PROBE, AdvertiseError, advertised_ip
 from tests.support import harness
 from tests.support.harness import Sipp, pause, play, render_scenario, uac_subs
@@ -26,6 +26,14 @@ def route(host: str, port: int) -> str:
         return ROUTES[(host, port)]
     except KeyError:
         raise OSError(101, "Network is unreachable") from None
+
+
+def test_the_shipped_settings_advertise_their_bind_address_with_no_lookup() -> None:
+    """The twin on the shipped settings: 127.0.0.1, named as bound, no route asked."""
+    def no_lookup(host: str, port: int) -> str:
+        raise AssertionError(f"route looked up toward {host}:{port}")
+
+    assert advertised_ip(Settings().sip, no_lookup) == Settings().sip.bind_ip == "127.0.0.1"
 
 
 def test_wildcard_bind_in_register_mode_advertises_our_address_toward_the_registrar() -> None:
