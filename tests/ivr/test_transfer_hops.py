@@ -151,3 +151,18 @@ def test_key_0_with_one_hop_left_leaves_a_callback_request(
     assert d.handlers[State.OPERATOR]() in (State.CALLBACK, State.CALLBACK_NUMBER)
     assert line.played == [svc.prompts.pcm("transfer")]
     assert "INVITE" not in wire.methods()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_key_0_on_the_shipped_settings_leaves_a_callback_request(
+        services: IvrServices) -> None:  # noqa: F811
+    """The twin on the shipped settings (no duty operator configured, the shipped ring
+    time): whatever the hops, key 0 leaves the caller's request for a callback."""
+    fe, wire = front_end()
+    svc = replace(services, frontend=fe)
+    assert svc.settings.sip.operator_uri == ""
+    d, line = _dialogue(svc, "我家楼下的餐馆每天晚上油烟很大，窗户都不敢开", [], None)
+    line.invite = request("INVITE", call_id="loop0-shipped", body=offer(), max_forwards=1)
+    line.waits_ended = False
+    assert d.handlers[State.OPERATOR]() in (State.CALLBACK, State.CALLBACK_NUMBER)
+    assert "INVITE" not in wire.methods()

@@ -74,6 +74,14 @@ def test_doctor_names_busy_ports_and_a_missing_way_out(tmp_path: Path) -> None:
     assert c.ok, c.detail
 
 
+def test_doctor_on_the_shipped_settings_names_the_bound_sip_address(cli_env: str) -> None:
+    """The twin on the shipped settings: bound to 127.0.0.1, named as bound."""
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["doctor"])
+    assert "ok   sip address" in r.output, r.output
+    assert "Contact and SDP name 127.0.0.1" in r.output, r.output
+
+
 def test_doctor_shows_the_sip_address_a_wildcard_bind_advertises(
         cli_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Bound to 0.0.0.0 (docker-compose's nodes), the Contact and SDP name the address
