@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 
 from asr.cli import app as asr_app
 from config import ConfigError, Settings, get_settings
-from config.settings import reachable_host
+from config.settings import SipSettings, reachable_host
 from hotline import dbadmin
 from hotline.classify_cli import app as classify_app
 from hotline.kbcli import kb_app
@@ -43,6 +43,7 @@ from hotline.roles import (
     listening,
 )
 from hotline.written import write_whole
+from telephony.sip.advertise import AdvertiseError, advertised_ip
 from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.context import DataFileError, Domain, read_data_files
@@ -305,6 +306,15 @@ def _count_users(engine: Engine) -> int | None:
         return None
 
 
+def _dial_host(sip: SipSettings) -> str:
+    """The address a phone dials: the one our Contact and SDP name (the advertise rule), so
+    a node bound to every address or behind NAT names what callers reach, not loopback."""
+    try:
+        return reachable_host(advertised_ip(sip))
+    except AdvertiseError:  # serve refuses to start in that case and says why
+        return reachable_host(sip.bind_ip)
+
+
 def where_to_start(settings: Settings, parts: frozenset[Part], *, users: int | None
                    ) -> list[str]:
     """What serve says first, for whoever just started it: where the console is, the SIP
@@ -318,8 +328,7 @@ def where_to_start(settings: Settings, parts: frozenset[Part], *, users: int | N
     if Part.VOICE in parts and sip.enabled:
         if sip.mode == "direct":
             number = (sip.numbers or [sip.username])[0]  # no numbers: the username answers
-            lines.append(f"callers dial: sip:{number}@{reachable_host(sip.bind_ip)}:"
-                         f"{sip.port} (UDP)")
+            lines.append(f"callers dial: sip:{number}@{_dial_host(sip)}:{sip.port} (UDP)")
         else:
             lines.append(f"calls come through the registrar {sip.registrar_ip}:"
                          f"{sip.registrar_port}, registered as {sip.username}")

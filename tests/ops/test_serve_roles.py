@@ -473,3 +473,12 @@ def test_serve_names_the_username_to_dial_when_no_number_is_set() -> None:
     settings = Settings(sip={"numbers": [], "username": "hotline"})
     lines = where_to_start(settings, PARTS[ServeRole.ALL], users=1)
     assert any(f"sip:hotline@127.0.0.1:{settings.sip.port}" in line for line in lines)
+
+
+def test_serve_names_the_advertised_address_callers_dial() -> None:
+    """A node bound to every address, or behind NAT with sip.advertised_ip set, said
+    "callers dial: sip:12345@127.0.0.1" (its bind read as loopback), an address no phone
+    elsewhere reaches; the line names what our Contact and SDP name."""
+    settings = Settings(sip={"bind_ip": "0.0.0.0", "advertised_ip": "192.0.2.10"})
+    lines = where_to_start(settings, PARTS[ServeRole.ALL], users=1)
+    assert any(f"sip:12345@192.0.2.10:{settings.sip.port}" in line for line in lines), lines
