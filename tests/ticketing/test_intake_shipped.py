@@ -444,13 +444,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     (heldout-34: 46 of 48 before the round); of the 580 of heldout-23..35, 550 with the
     thirty-fifth round's start (heldout-35: 46 of 47 named before the round); of the 625 of
     heldout-23..36, 594 with the thirty-sixth round's start (heldout-36: 44 of 45 named
-    before the round)."""
+    before the round); of the 671 of heldout-23..37, 639 with the thirty-seventh round's
+    start (heldout-37: 44 of 46 named before the round)."""
     decided = [pair for path in EVALUATION for pair in _decided(path, shipped)]
     assert [r for _, r in decided] == evaluation  # every evaluation line, each decided once
     emergencies = [(g, r) for g, r in decided if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 625
+    assert len(emergencies) == 671
     named = sum(g.emergency == r.labels["emergency"] for g, r in emergencies)
-    assert named >= 574, named
+    assert named >= 619, named
 
 
 @dataclass(frozen=True)
@@ -554,6 +555,12 @@ HELD_OUT_FLOORS = {
     # over); floors a few lines under that.
     "heldout-36": Floors(category=263, urgent=(75, 71), emergencies=(45, 41),
                          calm=(176, 5)),
+    # Written blind for the thirty-seventh round (299 scored: one near copy of a training
+    # line dropped); scored with the thirty-sixth round's model and rules before any change
+    # (category 264 of 299; urgent 79 of 80, flagged 46 of 46; 4 of 165 calm calls handed
+    # over); floors a few lines under that.
+    "heldout-37": Floors(category=258, urgent=(80, 77), emergencies=(46, 43),
+                         calm=(165, 6)),
 }
 
 
