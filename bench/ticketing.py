@@ -157,6 +157,57 @@ def machine_cpu() -> tuple[float, float]:
     return (sum(fields[:8]) - idle) / tick, sum(fields[:8]) / tick
 
 
+def switches(pid: int) -> tuple[int, int]:
+    """(voluntary, involuntary) context switches so far of every live thread of ``pid``.
+    ``/proc/PID/status`` counts the main thread's alone: in an API worker that is the event
+    loop, not the filing threads that wait on the database (a thread that ended is not
+    counted: keep the measured threads alive across the measure, as the pools do)."""
+    voluntary = involuntary = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0, 0
+    for tid in tids:
+        try:
+            status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                voluntary += int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches:"):
+                involuntary += int(line.split()[1])
+    return voluntary, involuntary
+
+
+class ServiceSplit:
+    """The service's CPU a ticket by process (the supervisor against its API workers: a
+    supervisor that proxied or polled would show here) and the workers' context switches a
+    ticket, every thread counted (a wait on the database's socket or for the GIL is a
+    voluntary one)."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.workers = api_workers(root)
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, float, int, int]:
+        procs = _processes()
+        own = procs[self.root][1] if self.root in procs else 0.0
+        workers = sum(procs[pid][1] for pid in self.workers if pid in procs and pid != self.root)
+        counts = [switches(pid) for pid in self.workers]
+        return own, workers, sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+    def summary(self, tickets: int) -> str:
+        now = self._read()
+        own, workers, voluntary, involuntary = (
+            (b - a) / max(1, tickets) for a, b in zip(self._start, now, strict=True))
+        where = (f"supervisor={own * 1000:.2f}ms workers={workers * 1000:.1f}ms"
+                 if self.workers != [self.root] else f"one process={own * 1000:.1f}ms")
+        return (f"   service by process a ticket: {where}; the workers' context switches a "
+                f"ticket: voluntary={voluntary:.1f} involuntary={involuntary:.1f}")
+
+
 def api_workers(root: int) -> list[int]:
     """The processes that serve the API: uvicorn's worker children, else the one process."""
     children = [pid for pid, (ppid, _, cmd) in _processes().items()
@@ -443,6 +494,7 @@ def run(name: str, db_url: str, args: argparse.Namespace, workdir: Path,
         # The client (this process) shares the cores with the service: its CPU is printed
         # beside the service's, so a figure can be read as the service's or not.
         client0 = time.process_time()
+        split = ServiceSplit(proc.pid)
         machine0 = machine_cpu()
         watch = DatabaseWatch(dsn) if dsn else nullcontext()
         with watch:
@@ -469,6 +521,7 @@ def run(name: str, db_url: str, args: argparse.Namespace, workdir: Path,
         cpu += (f" others={max(0.0, others_ms):.1f}ms"
                 f" machine_busy={busy / (every / cores) if every else 0:.2f}/{cores}cores")
         report(name, *result, cpu=cpu)
+        print(split.summary(n), flush=True)
         if isinstance(watch, DatabaseWatch):
             print(watch.summary(), flush=True)
     finally:

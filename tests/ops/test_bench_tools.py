@@ -3,13 +3,15 @@ read of py-spy's output."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from bench.service_profile import summarise
-from bench.ticketing import _processes, kill_with_children
+from bench.ticketing import _processes, kill_with_children, switches
 
 _PARENT = """
 import subprocess, sys, time
@@ -52,3 +54,26 @@ def test_a_stack_broken_over_lines_is_not_read_as_a_sample(tmp_path: Path, capsy
                    "Thread 1;run_sync (anyio/to_thread.py:10) 2\n")
     summarise([raw], top=5)
     assert "event loop" in capsys.readouterr().out
+
+
+def test_context_switches_are_counted_for_every_thread_not_the_main_one_alone() -> None:
+    # An API worker's filing threads wait on the database; its main thread is the event
+    # loop. /proc/PID/status counts the main thread's switches only.
+    napped, done = threading.Event(), threading.Event()
+
+    def napper() -> None:
+        for _ in range(50):
+            time.sleep(0.001)  # each sleep gives the core up: a voluntary switch
+        napped.set()
+        done.wait()
+
+    before = switches(os.getpid())
+    thread = threading.Thread(target=napper)
+    thread.start()
+    try:
+        assert napped.wait(30)
+        voluntary, _ = switches(os.getpid())
+        assert voluntary - before[0] >= 50
+    finally:
+        done.set()
+        thread.join()
