@@ -343,6 +343,14 @@ QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
         ("change", r"(?:涨|上调|调高|上涨|下调|降)了?(?:吗|么|没有|没|不)|涨没涨|涨不涨"
                    r"|调没调|提高了(?:吗|么|没有|没)|提没提高|有没有(?:涨|上调|调高|上涨|提高|调整)",
          "调整|上调|调高|提高|上涨|涨"),
+        # kb47: which districts, asked as a list (北京哪些区不让养大狗, 重点管理区都包括哪几个区):
+        # the entry must name one of the city's districts; 重点管理区内不能养大型犬 says a rule
+        # holds somewhere, not where.
+        # Or whether a place lies in such a zone (朝阳区是不是禁养大型犬的区域).
+        ("district", r"哪(?:些|几个)(?:区域|地区|区)(?!别)"
+                     r"|(?:是不是|算不算|属不属于)[^\W_]{0,10}?(?:区域|管理区|范围)",
+         "(?:东城|西城|朝阳|海淀|丰台|石景山|门头沟|房山|通州|顺义|昌平|大兴|怀柔|平谷|密云"
+         "|延庆)区?"),
         # How many of anything else, or a bare 多少 (还剩多少, 能扣多少, 尾号是几): an
         # amount, never a date or a phone number. 好几, 这几, 前几 and 哪几 count nothing.
         ("amount", r"(?<![好这那前后哪十])几(?!乎)|多少",
@@ -903,6 +911,10 @@ def asked_objects(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+# What a charge is called by (服务费, 暖气费): see :meth:`Index.has`.
+_CHARGE = "费"
+
+
 # Prepositions of where or by what means (在外地, 到派出所, 用手机): not 给 or 对, whose
 # noun is who the thing is for (给岁数大的人发的钱).
 _WHERE_HOW = frozenset({"在", "到", "从", "往", "于", "用", "通过"})
@@ -1406,8 +1418,10 @@ def steps_named(text: str) -> frozenset[str]:
         # After 申请 the thing applied for (申请减免, 去哪申请执行), as ``_starts_step`` reads.
         verb = step[1] if step[0] == "申请" and len(step) > 1 else step[0]
         # A step that is the matter itself (能转回老家吗: 转; 我能自己剪了吗: 剪) teaches
-        # nothing beside it.
-        if _HAN_RUN.fullmatch(verb) and not any(verb in f for f in loose_forms):
+        # nothing beside it; nor does doing any procedure (kb47: …要迁出，怎么办理 against
+        # 应届毕业生怎么办理进京落户, whose 办理 teaches no step of its own).
+        if (_HAN_RUN.fullmatch(verb) and verb not in ACTION_FRAME
+                and not any(verb in f for f in loose_forms)):
             out.add(verb)
     return frozenset(out) | {a for a in asked_actions(text)
                              if not any(a in f for f in loose_forms)}
@@ -1993,10 +2007,16 @@ class Index:
     def has(self, i: int, word: str) -> bool:
         """Entry ``i`` speaks of ``word`` anywhere (title, keywords, synonyms or answer):
         the word itself, a word of two or more characters inside it (违章 of 违章罚款), or
-        every syllable pair of it (a homophone the respelling left alone)."""
+        every syllable pair of it (a homophone the respelling left alone). A charge named
+        by what it is for (服务费, 管理费) is spoken of only by an entry that speaks of some
+        charge (a word with 费): the words inside it name what the charge is for (kb47:
+        课后服务费是哪个单位规定的 against the school entry's 入学服务平台)."""
         terms = self.words.sets[i]
-        if word in terms or any(p in terms for p in _jieba().lcut_for_search(word, HMM=False)
-                                if len(p) > 1):
+        if word in terms:
+            return True
+        inside = (p for p in _jieba().lcut_for_search(word, HMM=False) if len(p) > 1)
+        if (not word.endswith(_CHARGE) or any(_CHARGE in t for t in terms)) and any(
+                p in terms for p in inside):
             return True
         pairs = sounds(word)
         return bool(pairs) and all(p in self.sounds.sets[i] for p in pairs)
