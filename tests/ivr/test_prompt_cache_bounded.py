@@ -23,10 +23,15 @@ from telephony.media import prompts as renderer_module
 from tests.ivr import test_dialogue_status as status
 from tests.ivr import test_kb_confirm as scripted
 from tests.support.city import City
+from tests.support.run_once import seed_prompts
 from ticketing import service
 from ticketing.context import Domain
 from ticketing.intake_model import Understanding
 from ticketing.models import Ticket
+
+# The prompt cache is this file's subject, not storage: on SQLite alone (suite53: the
+# PostgreSQL variants made the same calls and the same files again, ~1.3 CPU-s each).
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 # Complaints whose address the intake reads, each another street: another read-back.
 COMPLAINTS = ["延庆区香水园街道新兴西社区12号楼楼道里暖气管爆了，热水淌了一地",
@@ -36,6 +41,14 @@ COMPLAINTS = ["延庆区香水园街道新兴西社区12号楼楼道里暖气管
 def _cache(services: IvrServices) -> set[str]:
     cache = Path(services.settings.data_dir) / "prompts"
     return {p.name for p in cache.rglob("*")} if cache.exists() else set()
+
+
+def _warm(services: IvrServices, shipped_prompts: Path) -> None:
+    """Every fixed prompt made, as at start-up: the run's catalogue at the shipped voice and
+    speed (tests/conftest.py, rendered once a run) copied in first, so the start's
+    ``warm`` finds each file and renders none of them again (~1.2 CPU-s a test)."""
+    seed_prompts(shipped_prompts, services.settings.data_dir)
+    services.prompts.warm()
 
 
 def _read_back(services: IvrServices, complaint: str, spoken: list[str]
@@ -78,7 +91,7 @@ def test_a_read_back_leaves_no_file_and_is_heard(services: IvrServices,
 
 def test_a_closed_tickets_answer_at_key_1_leaves_no_file(
         services: IvrServices, sessions: sessionmaker[Session], domain: Domain,
-        city: City) -> None:
+        city: City, shipped_prompts: Path) -> None:
     caller = scripted.ScriptedLine([]).caller
     earlier = CallIntake(sessions=sessions, domain=domain, spool=services.spool,
                          call_id="earlier", caller=caller)
@@ -95,7 +108,7 @@ def test_a_closed_tickets_answer_at_key_1_leaves_no_file(
                       outcome="resolved")
         service.close(session=s, domain=domain, ticket=t, actor=operator)
         s.commit()
-    services.prompts.warm()  # every fixed prompt made, as at start-up
+    _warm(services, shipped_prompts)
     before = _cache(services)
     d, line = status._dialogue(services, [], CallerVouch.NETWORK)
     assert d.handlers[State.STATUS]() is State.AFTER_STATUS
@@ -106,11 +119,12 @@ def test_a_closed_tickets_answer_at_key_1_leaves_no_file(
 
 @pytest.mark.parametrize("complaint", ["家里停水两天了，一直没来水，也没人通知", "喂"])
 def test_a_read_back_that_names_no_address_is_not_made_again_for_every_caller(
-        services: IvrServices, spoken: list[str], complaint: str) -> None:
+        services: IvrServices, spoken: list[str], complaint: str,
+        shipped_prompts: Path) -> None:
     """Without an address the read-back is a sentence every such caller hears alike
     ("您的诉求已录音。", "您反映的是供水问题。"; a few categories make them): kept as
     before soak46, not made again (espeak-ng + sox) in front of each caller's read-back."""
-    services.prompts.warm()
+    _warm(services, shipped_prompts)
     heard = []
     for _caller in range(2):
         understanding, line = _read_back(services, complaint, spoken)
