@@ -23,7 +23,6 @@ from telephony.media import prompts as renderer_module
 from tests.ivr import test_dialogue_status as status
 from tests.ivr import test_kb_confirm as scripted
 from tests.support.city import City
-from tests.support.run_once import seed_prompts
 from ticketing import service
 from ticketing.context import Domain
 from ticketing.intake_model import Understanding
@@ -41,14 +40,6 @@ COMPLAINTS = ["延庆区香水园街道新兴西社区12号楼楼道里暖气管
 def _cache(services: IvrServices) -> set[str]:
     cache = Path(services.settings.data_dir) / "prompts"
     return {p.name for p in cache.rglob("*")} if cache.exists() else set()
-
-
-def _warm(services: IvrServices, shipped_prompts: Path) -> None:
-    """Every fixed prompt made, as at start-up: the run's catalogue at the shipped voice and
-    speed (tests/conftest.py, rendered once a run) copied in first, so the start's
-    ``warm`` finds each file and renders none of them again (~1.2 CPU-s a test)."""
-    seed_prompts(shipped_prompts, services.settings.data_dir)
-    services.prompts.warm()
 
 
 def _read_back(services: IvrServices, complaint: str, spoken: list[str]
@@ -91,7 +82,7 @@ def test_a_read_back_leaves_no_file_and_is_heard(services: IvrServices,
 
 def test_a_closed_tickets_answer_at_key_1_leaves_no_file(
         services: IvrServices, sessions: sessionmaker[Session], domain: Domain,
-        city: City, shipped_prompts: Path) -> None:
+        city: City) -> None:
     caller = scripted.ScriptedLine([]).caller
     earlier = CallIntake(sessions=sessions, domain=domain, spool=services.spool,
                          call_id="earlier", caller=caller)
@@ -108,7 +99,9 @@ def test_a_closed_tickets_answer_at_key_1_leaves_no_file(
                       outcome="resolved")
         service.close(session=s, domain=domain, ticket=t, actor=operator)
         s.commit()
-    _warm(services, shipped_prompts)
+    # Every fixed prompt made, as at start-up (``services`` linked the run's catalogue in:
+    # nothing to render again here).
+    services.prompts.warm()
     before = _cache(services)
     d, line = status._dialogue(services, [], CallerVouch.NETWORK)
     assert d.handlers[State.STATUS]() is State.AFTER_STATUS
@@ -119,12 +112,11 @@ def test_a_closed_tickets_answer_at_key_1_leaves_no_file(
 
 @pytest.mark.parametrize("complaint", ["家里停水两天了，一直没来水，也没人通知", "喂"])
 def test_a_read_back_that_names_no_address_is_not_made_again_for_every_caller(
-        services: IvrServices, spoken: list[str], complaint: str,
-        shipped_prompts: Path) -> None:
+        services: IvrServices, spoken: list[str], complaint: str) -> None:
     """Without an address the read-back is a sentence every such caller hears alike
     ("您的诉求已录音。", "您反映的是供水问题。"; a few categories make them): kept as
     before soak46, not made again (espeak-ng + sox) in front of each caller's read-back."""
-    _warm(services, shipped_prompts)
+    services.prompts.warm()
     heard = []
     for _caller in range(2):
         understanding, line = _read_back(services, complaint, spoken)
