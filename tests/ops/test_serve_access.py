@@ -12,7 +12,6 @@ PostgreSQL default stays test_serve_roles' (its pool across processes)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -24,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.ops.test_serve_roles import _children, _udp_ports_bound_by, api_workers
+from tests.ops.test_serve_roles import assert_api_workers_file_side_by_side
 from tests.support.city import City
 from tests.support.harness import first_http_answer, free_port, spawn
 
@@ -113,22 +112,5 @@ def test_serve_trusts_forwarded_headers_metrics_and_secret_as_configured(
 
     # Node b's workers: the default on SQLite (one per core, two at most), filing side by
     # side with distinct numbers; the API role leaves SIP to the ivr and outbound roles.
-    expected = min(2, os.cpu_count() or 1)
-    workers = api_workers(node_b.proc.pid)
-    assert len(workers) == (expected if expected > 1 else 0), workers
-
-    async def file_all() -> list[httpx.Response]:
-        headers = {"Authorization": f"Bearer {city.tokens['operator']}"}
-        async with httpx.AsyncClient(base_url=b, timeout=60) as c:
-            return await asyncio.gather(*(
-                c.post("/api/v1/tickets", headers=headers,
-                       json={"caller_phone": f"1350000{i:04d}",
-                             "demand": f"海淀区中关村大街{i}号门前井盖丢了"})
-                for i in range(24)))
-
-    answers = asyncio.run(file_all())
-    assert [r.status_code for r in answers] == [201] * 24
-    assert len({r.json()["number"] for r in answers}) == 24
-    assert all(r.json()["status"] == "dispatched" for r in answers)
-    bound = _udp_ports_bound_by([node_b.proc.pid, *_children(node_b.proc.pid)])
-    assert sip_port not in bound and outbound_port not in bound, bound
+    assert_api_workers_file_side_by_side(node_b.proc.pid, b, city, min(2, os.cpu_count() or 1),
+                                         sip_port, outbound_port)

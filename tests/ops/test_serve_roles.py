@@ -173,6 +173,31 @@ def api_workers(pid: int) -> list[int]:
             and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
 
 
+def assert_api_workers_file_side_by_side(pid: int, base: str, city: City, expected: int,
+                                         *sip_ports: int) -> None:
+    """The `serve --role api` of ``pid`` runs ``expected`` processes (one serves by itself;
+    more are uvicorn's worker children), 24 tickets filed at once get 24 numbers, and it
+    leaves SIP (``sip_ports``) to the ivr and outbound roles."""
+    workers = api_workers(pid)
+    assert len(workers) == (expected if expected > 1 else 0), workers
+
+    async def file_all() -> list[httpx.Response]:
+        headers = {"Authorization": f"Bearer {city.tokens['operator']}"}
+        async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+            return await asyncio.gather(*(
+                c.post("/api/v1/tickets", headers=headers,
+                       json={"caller_phone": f"1350000{i:04d}",
+                             "demand": f"海淀区中关村大街{i}号门前井盖丢了"})
+                for i in range(24)))
+
+    answers = asyncio.run(file_all())
+    assert [r.status_code for r in answers] == [201] * 24
+    assert len({r.json()["number"] for r in answers}) == 24
+    assert all(r.json()["status"] == "dispatched" for r in answers)
+    bound = _udp_ports_bound_by([pid, *_children(pid)])
+    assert not bound & set(sip_ports), bound
+
+
 # The default (one per core; on SQLite the processes' writers take turns on the file lock
 # beside the database, two at most: review57), on both databases, real processes: SQLite's
 # in test_serve_access.py, whose second node is that API role (suite53: one `serve` start
@@ -197,27 +222,8 @@ def test_api_role_workers(db_url: str, city: City, tmp_path: Path, expected: int
     base = f"http://127.0.0.1:{port}"
     try:
         assert first_http_answer(f"{base}/healthz", proc, log).status_code == 200
-        workers = api_workers(proc.pid)
-        # One process serves by itself; N > 1 are uvicorn's worker children.
-        assert len(workers) == (expected if expected > 1 else 0), workers
-
-        async def file_all() -> list[httpx.Response]:
-            headers = {"Authorization": f"Bearer {city.tokens['operator']}"}
-            async with httpx.AsyncClient(base_url=base, timeout=60) as c:
-                return await asyncio.gather(*(
-                    c.post("/api/v1/tickets", headers=headers,
-                           json={"caller_phone": f"1350000{i:04d}",
-                                 "demand": f"海淀区中关村大街{i}号门前井盖丢了"})
-                    for i in range(24)))
-
-        answers = asyncio.run(file_all())
-        assert [r.status_code for r in answers] == [201] * 24
-        numbers = [r.json()["number"] for r in answers]
-        assert len(set(numbers)) == 24
-        assert all(r.json()["status"] == "dispatched" for r in answers)
-        # The api role leaves SIP to the ivr and outbound roles.
-        bound = _udp_ports_bound_by([proc.pid, *_children(proc.pid)])
-        assert sip_port not in bound and outbound_port not in bound, bound
+        assert_api_workers_file_side_by_side(proc.pid, base, city, expected, sip_port,
+                                             outbound_port)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
