@@ -15,7 +15,7 @@ from config.settings import Settings, SipSettings
 from ivr import prompts as P
 from ivr.call_flow import IvrServices
 from ivr.intake import Spool
-from tests.support.run_once import made_once
+from tests.support.run_once import made_once, seed_prompts
 from tests.support.sipkit import (  # noqa: F401 (fixtures and the missing-tools hook)
     audio,
     kamailio,
@@ -120,9 +120,12 @@ def ivr_factory(tmp_path: Path, sqlite_url: str, korean_speech: dict[str, bytes]
 
 @pytest.fixture
 def services(settings: Settings, sessions: sessionmaker[Session], domain: Domain,
-             tmp_path: Path, faq: None) -> IvrServices:
+             tmp_path: Path, faq: None, shipped_prompts: Path) -> IvrServices:
     """The SIP dialogue's services without a line (socket-free dialogue tests: the sample
-    FAQ imported, real prompts, a spool of its own)."""
+    FAQ imported, real prompts, a spool of its own). Its prompt cache starts with the run's
+    catalogue at the shipped voice and speed (``settings``'): what a node's start leaves
+    there, linked, not rendered again per test (suite53); what a call adds is the test's."""
+    seed_prompts(shipped_prompts, settings.data_dir)
     return IvrServices(settings=settings, sessions=sessions, domain=domain,
                        prompts=P.PromptLibrary(settings), spool=Spool(tmp_path / "spool"),
                        engine=None)

@@ -24,6 +24,7 @@ from telephony.media import g711
 from tests.support import harness
 from tests.support.callers import CallerScript
 from tests.support.harness import Sipp, SippResult, render_scenario, uac_subs
+from tests.support.run_once import seed_prompts
 from ticketing.context import Domain
 from ticketing.models import Ticket
 
@@ -63,7 +64,7 @@ class IvrUnderTest:
 
     def start(self, engine: object | None, prompt_cache: Path | None = None) -> IvrUnderTest:
         if prompt_cache is not None:
-            shutil.copytree(prompt_cache, self.settings.data_dir / "prompts", dirs_exist_ok=True)
+            seed_prompts(prompt_cache, self.settings.data_dir)
         self.runtime = start_ivr(self.settings, self.sessions, self.domain,
                                  engine=engine)  # type: ignore[arg-type]
         return self

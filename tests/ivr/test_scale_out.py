@@ -33,6 +33,7 @@ from tests.support.callers import CallerScript
 from tests.support.city import City, seed_city
 from tests.support.nodes import Node, SmsGateway, node_env
 from tests.support.pgserver import PgServer
+from tests.support.run_once import seed_prompts
 from ticketing import phones
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
@@ -82,7 +83,7 @@ def cluster(tmp_path: Path, pg_db: str, prompt_cache: Path,
     nodes = {}
     for name in ("node-a", "node-b"):
         node = Node(name, env, tmp_path / name)
-        shutil.copytree(prompt_cache, node.workdir / "data" / "prompts")
+        seed_prompts(prompt_cache, node.workdir / "data")
         nodes[name] = node
     front = None
     try:

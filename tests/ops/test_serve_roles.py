@@ -166,15 +166,47 @@ def _udp_ports_bound_by(pids: list[int]) -> set[int]:
     return ports
 
 
+def api_workers(pid: int) -> list[int]:
+    """The uvicorn worker processes of the `serve --role api` whose pid is given."""
+    return [p for p in _children(pid)
+            if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()
+            and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+def assert_api_workers_file_side_by_side(pid: int, base: str, city: City, expected: int,
+                                         *sip_ports: int) -> None:
+    """The `serve --role api` of ``pid`` runs ``expected`` processes (one serves by itself;
+    more are uvicorn's worker children), 24 tickets filed at once get 24 numbers, and it
+    leaves SIP (``sip_ports``) to the ivr and outbound roles."""
+    workers = api_workers(pid)
+    assert len(workers) == (expected if expected > 1 else 0), workers
+
+    async def file_all() -> list[httpx.Response]:
+        headers = {"Authorization": f"Bearer {city.tokens['operator']}"}
+        async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+            return await asyncio.gather(*(
+                c.post("/api/v1/tickets", headers=headers,
+                       json={"caller_phone": f"1350000{i:04d}",
+                             "demand": f"海淀区中关村大街{i}号门前井盖丢了"})
+                for i in range(24)))
+
+    answers = asyncio.run(file_all())
+    assert [r.status_code for r in answers] == [201] * 24
+    assert len({r.json()["number"] for r in answers}) == 24
+    assert all(r.json()["status"] == "dispatched" for r in answers)
+    bound = _udp_ports_bound_by([pid, *_children(pid)])
+    assert not bound & set(sip_ports), bound
+
+
 # The default (one per core; on SQLite the processes' writers take turns on the file lock
-# beside the database, two at most: review57), on both databases, real processes. That a
-# given count overrides it is the CLI's choice, proved without processes
+# beside the database, two at most: review57), on both databases, real processes: SQLite's
+# in test_serve_access.py, whose second node is that API role (suite53: one `serve` start
+# fewer). That a given count overrides it is the CLI's choice, proved without processes
 # (test_the_given_worker_count_overrides_the_default): a third case here started a real
 # `serve --workers 1` on PostgreSQL for it (~7 CPU-s; docs/suite.md, thirty-first round).
 @pytest.mark.parametrize(("db_url", "expected"), [
     pytest.param("postgresql", os.cpu_count() or 1, marks=pytest.mark.postgres,
                  id="default-postgresql"),
-    pytest.param("sqlite", min(2, os.cpu_count() or 1), id="default-sqlite"),
 ], indirect=["db_url"])
 def test_api_role_workers(db_url: str, city: City, tmp_path: Path, expected: int) -> None:
     port, sip_port, outbound_port = free_port(), free_port(), free_port()
@@ -190,29 +222,8 @@ def test_api_role_workers(db_url: str, city: City, tmp_path: Path, expected: int
     base = f"http://127.0.0.1:{port}"
     try:
         assert first_http_answer(f"{base}/healthz", proc, log).status_code == 200
-        workers = [p for p in _children(proc.pid)
-                   if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()
-                   and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
-        # One process serves by itself; N > 1 are uvicorn's worker children.
-        assert len(workers) == (expected if expected > 1 else 0), workers
-
-        async def file_all() -> list[httpx.Response]:
-            headers = {"Authorization": f"Bearer {city.tokens['operator']}"}
-            async with httpx.AsyncClient(base_url=base, timeout=60) as c:
-                return await asyncio.gather(*(
-                    c.post("/api/v1/tickets", headers=headers,
-                           json={"caller_phone": f"1350000{i:04d}",
-                                 "demand": f"海淀区中关村大街{i}号门前井盖丢了"})
-                    for i in range(24)))
-
-        answers = asyncio.run(file_all())
-        assert [r.status_code for r in answers] == [201] * 24
-        numbers = [r.json()["number"] for r in answers]
-        assert len(set(numbers)) == 24
-        assert all(r.json()["status"] == "dispatched" for r in answers)
-        # The api role leaves SIP to the ivr and outbound roles.
-        bound = _udp_ports_bound_by([proc.pid, *_children(proc.pid)])
-        assert sip_port not in bound and outbound_port not in bound, bound
+        assert_api_workers_file_side_by_side(proc.pid, base, city, expected, sip_port,
+                                             outbound_port)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
@@ -223,7 +234,8 @@ def test_the_given_worker_count_overrides_the_default(
     """`serve --role api --workers N` starts N whatever the default: one serves in the
     process itself, more are uvicorn's workers (from the import string each builds its app
     from), each on a socket of its own (hotline.listeners); no flag, the default (here SQLite's: one per core, two at most). What uvicorn
-    and the one process then do is test_api_role_workers' (real processes)."""
+    and the one process then do is test_api_role_workers' and test_serve_access' (real
+    processes)."""
     ran: list[tuple[str, int]] = []
     monkeypatch.setattr("hotline.listeners.serve_workers",
                         lambda app, workers, **k: ran.append((app, workers)))

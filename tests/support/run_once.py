@@ -40,8 +40,21 @@ def made_once(tmp_path_factory: pytest.TempPathFactory, name: str,
     return where
 
 
+def _link(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links refused: a copy, as before
+        shutil.copy2(source, target)
+
+
 def seed_prompts(cache: Path, data_dir: Path) -> None:
     """A node's prompt cache (``data_dir/prompts``) seeded with a catalogue rendered once
-    (tests/conftest.py's ``shipped_prompts``): content-addressed files, so the node's start
-    finds what it would have rendered and renders only what is missing."""
-    shutil.copytree(cache, Path(data_dir) / "prompts", dirs_exist_ok=True)
+    (tests/conftest.py's ``shipped_prompts``, tests/ivr/conftest.py's ``prompt_cache``):
+    content-addressed files, so the node's start finds what it would have rendered and
+    renders only what is missing. Hard links, not copies (suite53): the library never
+    writes a cached file in place (``telephony.media.prompts``: rendered beside it, then
+    renamed over it), so the run's catalogue stays as made whatever a test's node does, and
+    a seed costs ~60 links instead of copying ~3-7 MB; cheap enough for every socket-free
+    dialogue (``services``), whose fixed prompts espeak-ng and sox made again per test."""
+    shutil.copytree(cache, Path(data_dir) / "prompts", copy_function=_link,
+                    dirs_exist_ok=True)
