@@ -166,7 +166,10 @@ class Dialer:
             self.cancel(call)
             call.wait_answered_or_final(CANCEL_WAIT_SECONDS)
             self._give_up(call, EndReason.NO_ANSWER)
-        if call.state is CallState.ANSWERED:
+        # Answered is a fact of the call's past, not its state now: a callee who picks up
+        # and hangs up at once has ENDED the call before this thread wakes (trial54), and
+        # reading the state made that "failed", as if the phone had never answered.
+        if call.answered_at is not None:
             return DialOutcome(OutcomeKind.ANSWERED, call=call, status=call.final_status)
         kind = _OUTCOMES.get(call.end_reason or EndReason.FAILED, OutcomeKind.FAILED)
         return DialOutcome(kind, status=call.final_status,

@@ -533,3 +533,33 @@ def test_a_2xx_body_is_read_by_the_one_body_reader(content_type: str, coding: st
         assert outcome.kind is OutcomeKind.ANSWERED and call.state is CallState.ANSWERED
     else:
         assert outcome.kind is OutcomeKind.FAILED and call.end_reason is EndReason.BAD_ANSWER
+
+
+def test_a_callee_hanging_up_before_the_dial_reads_the_answer_was_still_answered() -> None:
+    """The phone answers and its BYE lands before the dialling thread wakes to read the
+    2xx (trial54: a handler picking up and hanging up at once, SIPp's BYE 0.3 ms after our
+    ACK). The dial read the call's state, ENDED by then, and reported FAILED: the trail said
+    "呼叫失败" for a call the handler had picked up, and the attempt had no answered time."""
+    dialer, link, far = media_dialer(lambda _m, _r: None)
+
+    def answer_then_hang_up(method: str, _request: SipMessage) -> None:
+        if method == "INVITE":
+            far.answer("INVITE", 200, ANSWER)
+            link.opened[-1].transition(CallState.ENDED, EndReason.REMOTE_HANGUP)
+
+    far.script = answer_then_hang_up
+    outcome = dialer.dial(TARGET, timeout=5)
+    [call] = link.opened
+    assert call.answered_at is not None and call.end_reason is EndReason.REMOTE_HANGUP
+    assert outcome.kind is OutcomeKind.ANSWERED and outcome.call is call
+    assert outcome.status == 200
+
+
+def test_an_answer_we_could_not_use_is_still_failed_not_answered() -> None:
+    """The other side of the rule above: a 2xx hung up by us for its unusable SDP was never
+    answered (no answered time), and stays FAILED."""
+    dialer, link, _far = media_dialer(
+        lambda method, _r: [(200, b"")] if method == "INVITE" else None)
+    outcome = dialer.dial(TARGET, timeout=5)
+    [call] = link.opened
+    assert call.answered_at is None and outcome.kind is OutcomeKind.FAILED
