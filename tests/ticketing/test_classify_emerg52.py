@@ -9,13 +9,14 @@ docs/classification.md, "Thirty-seventh round (emerg52)".
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 
 from tests.ticketing import test_classify_emerg36 as _emerg36
 from tests.ticketing import test_classify_emerg45 as _emerg45
+from tests.ticketing import test_classify_emerg51 as _emerg51
+from tests.ticketing.test_classify_emerg51 import _urgent_calm
 from tests.ticketing.test_classify_urgent import _danger_cues as _cues
 from ticketing import classify as C
 from ticketing.classify import NO_VICTIM, classify
@@ -27,12 +28,7 @@ shipped = _emerg36.shipped
 
 
 def _rows() -> list[dict[str, str]]:
-    with OWN.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
-
-
-def _urgent_calm(row: dict[str, str]) -> bool:
-    return row["emergency"] == "none" and row["urgency"] == "urgent"
+    return _emerg51._rows(OWN)
 
 
 def test_emerg52_the_file_holds_every_family() -> None:
