@@ -175,6 +175,7 @@ def test_emerg52_a_vehicle_down_with_harm_is_handed_over(shipped, text: str,
     "三环主路车道线看不清了 坏了好几年了",
     "四环主路边上那个停车场的道闸坏了 进出都得等",
     "公交车在三环主路上坏了 我们乘客在车上等了半小时 投诉公交公司",
+    "请问在四环主路上车坏了应该找哪个部门 是打一二二吗",
 ])
 def test_emerg52_a_road_without_a_vehicle_down_now_stays_calm(text: str) -> None:
     got = classify(text)
@@ -202,6 +203,15 @@ def test_emerg52_no_police_asked_for_a_petty_theft(shipped, text: str) -> None:
 ])
 def test_emerg52_a_theft_going_on_is_110_whatever_was_said_first(shipped, text: str) -> None:
     _emerg45.assert_handed_or_kept(shipped, text, "110")
+
+
+@pytest.mark.parametrize("text", [
+    # A course asked about is no drill denied: the question stays calm.
+    "我想给我妈报个急救班 问问街道有没有培训 她老晕倒我怕我不会弄",
+    "我们单元有个独居大爷老是头晕 我想学学急救 万一他倒了我能帮一把 您知道街道有没有培训吗",
+])
+def test_emerg52_a_course_asked_about_stays_a_question(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
 
 
 def test_emerg52_an_endless_alarm_negates_nothing() -> None:
