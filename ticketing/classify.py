@@ -399,6 +399,8 @@ class ClassificationRules:
     not_now: NotNow | None = None
     # [negation] questions: "是不是", "会不会是" hold a negation word that negates nothing.
     negation_questions: tuple[str, ...] = ()
+    # [negation] endless: runs that hold a negation word and say something goes on ("响个没完").
+    negation_endless: tuple[str, ...] = ()
     # [handover] follows: services sent only when no other fires (the ambulance comes with
     # the fire service or the police to their scene).
     emergency_follows: frozenset[str] = frozenset()
@@ -422,6 +424,9 @@ class ClassificationRules:
     # [heard_as] not_words: everyday words that sound as one of them ("颜色太浓艳", "被捆绑销
     # 售"), each match's characters left as written.
     heard_not: re.Pattern[str] | None = None
+    # [heard_as] spellings: a danger word's recogniser spellings read only in their context
+    # ("着货了" is 着火了, "装着货了" is not), each pattern to the word it is read as.
+    heard_spellings: tuple[tuple[re.Pattern[str], str], ...] = ()
 
 
 # --------------------------------------------------------------------------- labels
@@ -622,6 +627,7 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         places=places,
         not_now=not_now,
         negation_questions=tuple(negation.get("questions", [])),
+        negation_endless=tuple(negation.get("endless", [])),
         emergency_follows=follows,
         **_everyday(data.get("everyday_words", {}).get("words", []), path,
                     data.get("everyday_words", {}).get("patterns", [])),
@@ -630,6 +636,7 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         **_heard_as(data.get("heard_as", {}).get("words", []), path),
         heard_not=_compiled("|".join(data.get("heard_as", {}).get("not_words", [])), path,
                             "[heard_as] not_words"),
+        heard_spellings=_heard_spellings(data.get("heard_as", {}).get("spellings", []), path),
     )
     # Every text a call or a filing role sends is scanned with each of these: one whose cost
     # grows faster than the text (a lookahead to the text's end from each of many places)
@@ -667,6 +674,8 @@ def rule_patterns(rules: ClassificationRules) -> Iterator[tuple[str, re.Pattern[
                  "everyday_after", "retracted", "set_aside", "heard_not"):
         if (pattern := getattr(rules, name)) is not None:
             yield name, pattern
+    for i, (pattern, _) in enumerate(rules.heard_spellings):
+        yield f"heard_spellings[{i}]", pattern
     if rules.not_now is not None:
         for item in fields(rules.not_now):
             if isinstance(pattern := getattr(rules.not_now, item.name), re.Pattern):
@@ -769,6 +778,24 @@ def _heard_as(words: list[str], path: Path) -> dict[str, Any]:
     return {"heard_as": table,
             "heard_lengths": tuple(sorted({len(w) for w in words}, reverse=True)),
             "heard_firsts": frozenset(sound[0] for sound in table)}
+
+
+def _heard_spellings(items: list[dict[str, str]], path: Path,
+                     ) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """[heard_as] spellings: each ``pattern`` to the ``word`` it is read as. A pattern
+    matches as many characters as the word has (its context in lookarounds), so a cue read
+    in the word stays where the caller said it."""
+    out = []
+    for i, item in enumerate(items):
+        where = f"[heard_as] spellings[{i}]"
+        pattern = _compiled(item.get("pattern"), path, where)
+        word = item.get("word", "")
+        if pattern is None or len(word) < 2:
+            raise ValueError(f"{path}: {where}: needs a pattern and a word of two characters")
+        if re._parser.parse(pattern.pattern).getwidth() != (len(word), len(word)):  # type: ignore[attr-defined]
+            raise ValueError(f"{path}: {where}: matches other than {len(word)} characters")
+        out.append((pattern, word))
+    return tuple(out)
 
 
 def _compiled(pattern: str | None, path: Path, where: str) -> re.Pattern[str] | None:
@@ -1024,7 +1051,7 @@ def _heard(text: str, rules: ClassificationRules) -> str:
     Only a spelling that keeps a character of the word in its place and swaps at most one in
     three ("点题" shares nothing with 电梯: another word), and of the word's length: a cue's
     place in the text stays where it was."""
-    if not rules.heard_as:
+    if not rules.heard_as and not rules.heard_spellings:
         return text
     # Each character read once, and a window looked up only where a word can begin: every
     # window of every length read ~9 syllables a character, 458 us a 166-character call
@@ -1036,6 +1063,13 @@ def _heard(text: str, rules: ClassificationRules) -> str:
     kept = bytearray(len(text) + 1)
     for m in rules.heard_not.finditer(text) if rules.heard_not else ():
         kept[m.start():m.end()] = b"\x01" * (m.end() - m.start())
+    # A danger word's spellings in their context ([heard_as] spellings), then kept: the
+    # scan by sound below reads no other word over them.
+    for pattern, word in rules.heard_spellings:
+        for m in pattern.finditer(text):
+            if not any(kept[m.start():m.end()]):
+                chars[m.start():m.end()] = word
+                kept[m.start():m.end()] = b"\x01" * len(word)
     i = 0
     while i < len(chars):
         if sounds[i] in firsts:
@@ -1076,6 +1110,8 @@ def _negated(text: str, pos: int, rules: ClassificationRules, danger: bool = Fal
     for question in rules.negation_questions if danger else ():
         # Masked, not removed: the gap to an earlier negation keeps its length.
         prefix = prefix.replace(question, "?" * len(question))
+    for endless in rules.negation_endless:
+        prefix = prefix.replace(endless, "?" * len(endless))
     for gap in range(rules.negation_max_gap + 1):
         end = len(prefix) - gap
         if any(ch in rules.negation_gap_breakers for ch in prefix[end:]):

@@ -33,8 +33,9 @@ OWN = Path(__file__).resolve().parents[2] / "bench" / "data" / "emerg_own51.tsv"
 shipped = _emerg36.shipped
 
 
-def _rows() -> list[dict[str, str]]:
-    with OWN.open(encoding="utf-8", newline="") as fh:
+def _rows(path: Path = OWN) -> list[dict[str, str]]:
+    """A round's own sentences (emerg52 reads its file with it too)."""
+    with path.open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 

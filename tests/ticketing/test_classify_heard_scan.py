@@ -26,6 +26,8 @@ OWN = [
     "电",
     "",
     "abc电体123",
+    "楼下饭馆着货了电体里还有人",
+    "仓库里囤着货呢",
 ]
 
 
@@ -35,6 +37,11 @@ def _by_windows(text: str, rules: ClassificationRules) -> str:
     kept = bytearray(len(text) + 1)
     for m in rules.heard_not.finditer(text) if rules.heard_not else ():
         kept[m.start():m.end()] = b"\x01" * (m.end() - m.start())
+    for pattern, word in rules.heard_spellings:  # emerg52: the spellings, read first
+        for m in pattern.finditer(text):
+            if not any(kept[m.start():m.end()]):
+                chars[m.start():m.end()] = word
+                kept[m.start():m.end()] = b"\x01" * len(word)
     i = 0
     while i < len(chars):
         for n in rules.heard_lengths:
