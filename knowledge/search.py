@@ -347,7 +347,11 @@ QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
         # the entry must name one of the city's districts; 重点管理区内不能养大型犬 says a rule
         # holds somewhere, not where.
         # Or whether a place lies in such a zone (朝阳区是不是禁养大型犬的区域).
-        ("district", r"哪(?:些|几个)(?:区域|地区|区)(?!别)"
+        # Not the districts whose office serves or where a procedure is done (review140:
+        # 哪些区的派出所能办居住证, 哪几个区能办异地就医备案): that asks where, which the
+        # entry on doing it answers without naming a district.
+        ("district", r"哪(?:些|几个)(?:区域|地区|区)(?!别|的|(?:都)?(?:能|可以|可)"
+                     r"(?:去)?(?:办|交|缴|申|投诉|领|查|报))"
                      r"|(?:是不是|算不算|属不属于)[^\W_]{0,10}?(?:区域|管理区|范围)",
          "(?:东城|西城|朝阳|海淀|丰台|石景山|门头沟|房山|通州|顺义|昌平|大兴|怀柔|平谷|密云"
          "|延庆)区?"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.search import Index, steps_named
+from knowledge.search import Index, quantities_asked, steps_named
 from tests.knowledge.test_search_kb47 import assert_not_read_out
 from tests.knowledge.test_search_round26 import assert_read_out
 
@@ -37,3 +37,19 @@ def test_the_step_is_what_is_done(text: str) -> None:
 def test_the_move_itself_asked_is_no_step(index: Index, text: str) -> None:
     assert not steps_named(text) & {"办理", "迁出", "迁走"}
     assert_not_read_out(index, text, "kb006")
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    # Which districts a service is given in, or whose office: where to do it, which the
+    # entry on doing it answers without naming a district (kb47's `district` zeroed it).
+    ("哪些区可以办理异地就医备案", "kb028"),
+    ("我住东城区，哪几个区能办异地就医备案？", "kb028"),
+    ("哪些区的派出所能办居住证", "kb001"),
+    ("哪几个区的劳动监察大队能投诉欠薪", "kb024"),
+    ("哪些区能交路侧停车费", "kb048"),
+    ("北京哪几个区能申请公共租赁住房", "kb019"),
+])
+def test_which_districts_a_service_is_given_in_is_where(index: Index, text: str,
+                                                       entry: str) -> None:
+    assert "district" not in quantities_asked(text)
+    assert_read_out(index, text, entry)
