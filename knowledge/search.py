@@ -347,7 +347,11 @@ QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
         # the entry must name one of the city's districts; 重点管理区内不能养大型犬 says a rule
         # holds somewhere, not where.
         # Or whether a place lies in such a zone (朝阳区是不是禁养大型犬的区域).
-        ("district", r"哪(?:些|几个)(?:区域|地区|区)(?!别)"
+        # Not the districts whose office serves or where a procedure is done (review140:
+        # 哪些区的派出所能办居住证, 哪几个区能办异地就医备案): that asks where, which the
+        # entry on doing it answers without naming a district.
+        ("district", r"哪(?:些|几个)(?:区域|地区|区)(?!别|的|(?:都)?(?:能|可以|可)"
+                     r"(?:去)?(?:办|交|缴|申|投诉|领|查|报))"
                      r"|(?:是不是|算不算|属不属于)[^\W_]{0,10}?(?:区域|管理区|范围)",
          "(?:东城|西城|朝阳|海淀|丰台|石景山|门头沟|房山|通州|顺义|昌平|大兴|怀柔|平谷|密云"
          "|延庆)区?"),
@@ -1414,17 +1418,33 @@ def steps_named(text: str) -> frozenset[str]:
     said = _as_written(text)
     loose_forms = [f for forms in _LOOSE.values() for f in forms if f in said]
     out = set()
-    for step in _steps_written(text):
-        # After 申请 the thing applied for (申请减免, 去哪申请执行), as ``_starts_step`` reads.
-        verb = step[1] if step[0] == "申请" and len(step) > 1 else step[0]
-        # A step that is the matter itself (能转回老家吗: 转; 我能自己剪了吗: 剪) teaches
-        # nothing beside it; nor does doing any procedure (kb47: …要迁出，怎么办理 against
-        # 应届毕业生怎么办理进京落户, whose 办理 teaches no step of its own).
-        if (_HAN_RUN.fullmatch(verb) and verb not in ACTION_FRAME
-                and not any(verb in f for f in loose_forms)):
-            out.add(verb)
+    for clause in _CLAUSE_END.split(text):
+        clause = _as_written(clause)
+        for step in steps_asked(clause):
+            # After 申请 the thing applied for (申请减免, 去哪申请执行), as ``_starts_step``
+            # reads.
+            verb = step[1] if step[0] == "申请" and len(step) > 1 else step[0]
+            # Doing any procedure teaches no step of its own (kb47: …要迁出，怎么办理 against
+            # 应届毕业生怎么办理进京落户); the procedure named before it is the step
+            # (review140: 户口迁回老家了 狗的登记怎么办理: 登记).
+            if verb in ACTION_FRAME:
+                verb = _done_before(clause) if verb == "办理" else ""
+            # A step that is the matter itself (能转回老家吗: 转; 我能自己剪了吗: 剪; 要迁出
+            # 怎么办理: 迁出) teaches nothing beside it.
+            if _HAN_RUN.fullmatch(verb) and not any(verb in f for f in loose_forms):
+                out.add(verb)
     return frozenset(out) | {a for a in asked_actions(text)
                              if not any(a in f for f in loose_forms)}
+
+
+def _done_before(clause: str) -> str:
+    """The word ``clause`` names just before its first asking word, fillers and modals
+    skipped (狗的登记要怎么办理: 登记); empty where the asking word opens it (怎么办理)."""
+    m = _STEP_ASKING.search(clause)
+    ws = _jieba().lcut(clause[:m.start()], HMM=False) if m else []
+    while ws and (_filler(ws[-1]) or not _HAN_RUN.fullmatch(ws[-1])):
+        ws.pop()
+    return ws[-1] if ws else ""
 
 
 def stepped_matters(text: str) -> frozenset[str]:
