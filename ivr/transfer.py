@@ -34,11 +34,14 @@ ALIVE_SECONDS = 60.0
 
 
 class TransferResult(Enum):
-    BRIDGED = "bridged"  # the operator answered; returns when either side hung up
+    # The operator answered; returns when either side hung up (an operator leg that ended
+    # first with nothing heard from it is REFUSED: nobody took the call).
+    BRIDGED = "bridged"
     NOT_SET = "not_set"  # no operator_uri configured
     NO_ANSWER = "no_answer"  # nobody answered in the ring time (or our stop: none placed)
-    # Busy, declined, failed (the trunk's refusal or none at all), or not placed (front end
-    # stopped, unusable URI): told apart from NO_ANSWER for a hand-over's trail.
+    # Busy, declined, failed (the trunk's refusal or none at all), not placed (front end
+    # stopped, unusable URI), or answered and ended with nothing heard: told apart from
+    # NO_ANSWER for a hand-over's trail.
     REFUSED = "refused"
     CALLER_GONE = "caller_gone"  # the caller hung up while we were ringing
 
@@ -93,6 +96,7 @@ def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio
     # the operator leg's RTP receive thread ever waits on the other side's pacing.
     op.on_audio = caller_rtp.queue_pcm16
     audio.forward = op_rtp.queue_pcm16
+    unheard = False
     try:
         last_alive = time.monotonic()
         while not call.ended and not op.ended:
@@ -106,11 +110,21 @@ def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio
                     # failing (disk full) only risks the call settled early, never cut.
                     log.exception("call %s: journal not written during the bridge",
                                   call.call_id)
+        # The operator's leg ended first and not a sound came from it: a phone that picked
+        # up and hung up at once (answered by ``answered_at`` since trial54) or one whose
+        # audio never reached us. Nobody took the call: the caller is kept, for the
+        # callback or "请挂机后直接拨打119", not hung up on as if put through.
+        unheard = not call.ended and not op.stats.rx_packets
     finally:
         audio.forward = None
         op.on_audio = None
         if not op.ended:
             op.hangup()
-        if not call.ended:
+        if not call.ended and not unheard:
             call.hangup()
+    if unheard:
+        log.warning("call %s: operator %s answered and ended (%s) with nothing heard from "
+                    "it: not put through", call.call_id, uri,
+                    op.end_reason.value if op.end_reason else "ended")
+        return TransferResult.REFUSED
     return TransferResult.BRIDGED

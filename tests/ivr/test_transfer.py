@@ -46,7 +46,9 @@ class Signalling:
 def leg(signalling: Signalling, direction: Direction, call_id: str) -> CallHandle:
     call = CallHandle(signalling, direction=direction, call_id=call_id, local_tag="t",
                       caller="13811112222", callee="12345")
-    call.rtp = SimpleNamespace(queue_pcm16=lambda _pcm: None)  # type: ignore[assignment]
+    # Heard: its phone has sent RTP (the bridge tells a leg that never did apart).
+    call.rtp = SimpleNamespace(queue_pcm16=lambda _pcm: None, rx_packets=50, rx_bad=0,  # type: ignore[assignment]
+                               tx_packets=50, max_send_gap=0.02)
     call.transition(CallState.ANSWERED)
     return call
 
@@ -84,7 +86,7 @@ def test_the_operator_hanging_up_first_ends_the_callers_leg_with_a_bye() -> None
     signalling = Signalling()
     caller = leg(signalling, Direction.INBOUND, "caller")
     operator = leg(signalling, Direction.OUTBOUND, "operator")
-    operator.remote_ended(EndReason.REMOTE_HANGUP)  # the operator puts the phone down
+    operator.remote_ended(EndReason.REMOTE_HANGUP)  # the operator talked, then hung up
     frontend = SimpleNamespace(call=lambda _uri, timeout, give_up_when, for_call: DialOutcome(
         OutcomeKind.ANSWERED, call=operator, status=200))
     audio: Any = SimpleNamespace(forward=None)
@@ -93,6 +95,26 @@ def test_the_operator_hanging_up_first_ends_the_callers_leg_with_a_bye() -> None
     # Never a dead line: the caller's leg is ended by us, not left open on silence.
     assert result is TransferResult.BRIDGED and audio.forward is None
     assert caller.end_reason is EndReason.LOCAL_HANGUP and signalling.byes == [caller]
+
+
+def test_an_operator_leg_answered_and_ended_before_a_sound_never_put_the_caller_through(
+) -> None:
+    """The operator's (or a 119 desk's) phone picks up and hangs up at once, nothing heard
+    from it: the dial reports it answered (``answered_at``, trial54), and the bridge ended
+    at once and hung up the citizen, the trail saying 已接通119. Nobody took the call: the
+    caller stays with the dialogue, which offers the callback or says to dial 119."""
+    signalling = Signalling()
+    caller = leg(signalling, Direction.INBOUND, "caller")
+    operator = leg(signalling, Direction.OUTBOUND, "operator")
+    operator.rtp.rx_packets = 0  # type: ignore[union-attr]
+    operator.remote_ended(EndReason.REMOTE_HANGUP)
+    frontend = SimpleNamespace(call=lambda _uri, timeout, give_up_when, for_call: DialOutcome(
+        OutcomeKind.ANSWERED, call=operator, status=200))
+    audio: Any = SimpleNamespace(forward=None)
+    result = bridge_to_operator(frontend, caller, audio, "sip:op@127.0.0.1",  # type: ignore[arg-type]
+                                ring_timeout=5, emergency=True)
+    assert result is TransferResult.REFUSED and audio.forward is None
+    assert caller.state is CallState.ANSWERED and signalling.byes == []
 
 
 def test_the_caller_hanging_up_while_the_operator_rings_cancels_the_operator_at_once(

@@ -563,3 +563,18 @@ def test_an_answer_we_could_not_use_is_still_failed_not_answered() -> None:
     outcome = dialer.dial(TARGET, timeout=5)
     [call] = link.opened
     assert call.answered_at is None and outcome.kind is OutcomeKind.FAILED
+
+
+def test_a_2xx_after_the_dial_gave_up_is_hung_up_and_never_answered(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other race of trial54's rule: our CANCEL went, its wait ran out and the dial gave
+    up (no answer); the callee's 200 lands after. It is acked and hung up, and the call
+    gets no answered time: the attempt stays 无人接听, not 接通无声."""
+    dialer, link, far = media_dialer(lambda m, _r: [(180, b"")] if m == "INVITE" else None)
+    monkeypatch.setattr("telephony.sip.dialer.CANCEL_WAIT_SECONDS", 0.05)
+    outcome = dialer.dial(TARGET, timeout=0.05)
+    far.answer("INVITE", 200, ANSWER)
+    [call] = link.opened
+    assert outcome.kind is OutcomeKind.NO_ANSWER and outcome.call is None
+    assert call.answered_at is None and call.end_reason is EndReason.NO_ANSWER
+    assert link.byes == [call] and len(acks(link)) == 1
