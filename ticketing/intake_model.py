@@ -166,15 +166,13 @@ def shipped_sources() -> list[Path]:
     held-out files (heldout.tsv, heldout-2 .. heldout-22: written blind by many writers;
     heldout .. -12 folded in by the sixteenth round of issue 15, -13 .. -17 by the
     twenty-third, -18 .. -22 by the twenty-sixth, each less its near copies of evaluation
-    lines), train-23.tsv (written blind for training in the twenty-third round),
-    train-urg49.tsv (danger words said calmly and their urgent twins, thirty-seventh round:
-    the model's own general -> urgent), then the shared corpus every checkout has beside it
-    (skipped where absent)."""
+    lines), train-23.tsv (written blind for training in the twenty-third round), then the
+    shared corpus every checkout has beside it (skipped where absent)."""
     intake = ROOT / "data" / "intake"
     shared = ROOT.parent / "shared" / "corpus"
     return [intake / "train.tsv", intake / "heldout.tsv",
             *(intake / f"heldout-{n}.tsv" for n in range(2, 23)), intake / "train-23.tsv",
-            intake / "train-urg49.tsv", shared / "complaints.tsv", shared / "complaints-2.tsv"]
+            shared / "complaints.tsv", shared / "complaints-2.tsv"]
 
 
 def evaluation_sources() -> list[Path]:

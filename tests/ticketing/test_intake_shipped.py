@@ -63,8 +63,7 @@ SHARED_FILES = [SHARED / "corpus" / "complaints.tsv", SHARED / "corpus" / "compl
 # The project's own training files: train.tsv, the held-out files written apart from it and
 # then blind, one a round, up to the twenty-second round (their writers and first scores:
 # docs/classification.md; training sources since the sixteenth, twenty-third and
-# twenty-sixth rounds), train-23.tsv, written blind for training, and train-urg49.tsv
-# (thirty-seventh round: danger words said calmly, and their urgent twins).
+# twenty-sixth rounds), and train-23.tsv, written blind for training.
 TRAINING = [path for path in shipped_sources() if path not in SHARED_FILES]
 # What the shipped model is scored on and never trained on.
 EVALUATION = evaluation_sources()
@@ -261,7 +260,6 @@ def test_the_shipped_model_is_the_committed_data() -> None:
     assert manifest["sources"] == ["data/intake/train.tsv", "data/intake/heldout.tsv",
                                    *(f"data/intake/heldout-{n}.tsv" for n in range(2, 23)),
                                    "data/intake/train-23.tsv",
-                                   "data/intake/train-urg49.tsv",
                                    "../shared/corpus/complaints.tsv",
                                    "../shared/corpus/complaints-2.tsv"]
     artifact = SHIPPED_DIR / manifest["file"]

@@ -5,8 +5,8 @@ Old wiring "worried about", a crack "for years", a dog that "might bite", a stee
 "kids could fall", a pothole where "someone will fall one day", a dead tree branch "if the
 wind blows": general calls (docs/labelling.md G, U4's "Not U4") whose danger word pushed the
 shipped model's P(urgent) over ``DECISION["urgent"]``. The remedy is data, not a rule:
-data/intake/train-urg49.tsv (95 general lines in ten such families, 45 urgent twins, half
-in recogniser style) joined ``shipped_sources()`` and the model was rebuilt. These tests read
+data/intake/train-urg49.tsv (95 general lines in ten such families, 49 urgent twins, half
+in recogniser style), a candidate training source not yet shipped. These tests read
 bench/data/urg_own49.tsv, 26 lines of our own never trained on, written before the rebuild:
 the rules' own urgent calls there are not the model's to mend and are left out.
 docs/classification.md, "Thirty-seventh round (urg49)".
@@ -25,11 +25,11 @@ from ticketing.intake_model import read_labelled, understand
 
 OWN = Path(__file__).resolve().parents[2] / "bench" / "data" / "urg_own49.tsv"
 STYLES = ("clean", "recogniser")
-# Calm lines (no rule's urgent) the shipped model raised to urgent: 3 clean and 2 in
-# recogniser style before the rebuild (the pothole "早晚有人摔跟头", a stairwell's old cracks, a
-# dead branch over parked cars), 1 and 1 after it (the pothole clean, P 0.54 -> 0.46; the
-# branch in recogniser style, 0.61 -> 0.42). A floor: lower it when a rebuild does better.
-MODEL_RAISED_AFTER = {"clean": 1, "recogniser": 1}
+# Calm lines (no rule's urgent) the shipped model raises to urgent: 3 clean and 2 in
+# recogniser style (the pothole "早晚有人摔跟头", a stairwell's old cracks, a dead branch over
+# parked cars). A rebuild with data/intake/train-urg49.tsv measured 1 and 1 but was not shipped
+# (docs: it moved a pinned category); a floor, lower it when a shipped rebuild does better.
+MODEL_RAISED = {"clean": 3, "recogniser": 2}
 
 # The shipped rules and model, loaded once a module (emerg36's fixture).
 shipped = _emerg36.shipped
@@ -56,7 +56,7 @@ def test_urg49_the_model_raises_few_calm_worries(shipped, style: str) -> None:
             continue
         if understand(said, rules, model).urgency == "urgent":
             raised.append(said)
-    assert len(raised) <= MODEL_RAISED_AFTER[style], raised
+    assert len(raised) <= MODEL_RAISED[style], raised
 
 
 @pytest.mark.parametrize("style", STYLES)
