@@ -22,7 +22,7 @@ import re
 import unicodedata
 from enum import StrEnum
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from config.settings import OutboundSettings
@@ -32,7 +32,7 @@ from ticketing import citizen, merging
 from ticketing.actors import Actor, mask_phone
 from ticketing.context import Domain
 from ticketing.inputs import has_text
-from ticketing.models import SurveyResult, Ticket
+from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.phones import normalise
 from ticketing.service import InvalidInput
 
@@ -68,6 +68,14 @@ class Handled(StrEnum):
     REFUSED = "refused"  # text the ticket cannot store (control characters)
 
 
+def _senders_tickets(sender: str, also: list[Ticket]) -> Select[tuple[int]]:
+    """The ids of the tickets a message from ``sender`` may already have reached: those
+    filed from the number and ``also`` (a merged group's answering ticket). A message id
+    seen on any of them is the same message again: the signatures carry no time."""
+    return select(Ticket.id).where(or_(Ticket.caller_phone == normalise(sender),
+                                       Ticket.id.in_([t.id for t in also])))
+
+
 def _normalise(text: str) -> str:
     # Full-width digits and letters (１１, ＴＤ) are what many phones send.
     return unicodedata.normalize("NFKC", text or "").strip()
@@ -100,10 +108,9 @@ def receive(*, session: Session, domain: Domain, sender: str, text: str,
                      ref, masked)
             return Handled.SURVEY_NOT_AWAITED
         call_ref = f"sms:{ref}"[:128]
-        theirs = select(Ticket.id).where(or_(Ticket.caller_phone == normalise(sender),
-                                             Ticket.id.in_([t.id for t in awaiting])))
         if session.scalar(select(SurveyResult.id).where(
-                SurveyResult.ticket_id.in_(theirs), SurveyResult.call_ref == call_ref
+                SurveyResult.ticket_id.in_(_senders_tickets(sender, awaiting)),
+                SurveyResult.call_ref == call_ref
         ).limit(1)) is not None:
             # The same message again (the signatures carry no time: a replayed request
             # would otherwise answer the survey of a round redone since, or of their
@@ -122,8 +129,13 @@ def receive(*, session: Session, domain: Domain, sender: str, text: str,
                  ref, masked)
         return Handled.NOTHING_OPEN
     ticket = merging.answering(session=session, ticket=theirs)
-    if any(e.action == "citizen_follow_up" and (e.data or {}).get("ref") == ref
-           for e in ticket.events):
+    if any((data or {}).get("ref") == ref for data in session.scalars(
+            select(TicketEvent.data).where(
+                TicketEvent.ticket_id.in_(_senders_tickets(sender, [theirs, ticket])),
+                TicketEvent.action == "citizen_follow_up"))):
+        # The same message again, wherever it went first: looked for on the answering
+        # ticket's trail alone, a redelivery after a 并单 (or after the citizen's next
+        # ticket) was added again and texted to a handler again (sec57).
         return Handled.DUPLICATE
     try:
         # Kept as typed: the normalised form is only for reading codes.

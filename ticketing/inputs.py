@@ -198,13 +198,19 @@ def check_label(field: str, value: str) -> str:
 MAX_ID = 2**31 - 1
 
 
+# Longer than any count, id or byte offset the service holds (a BIGINT has 19 digits): no
+# number. int() refuses more than 4,300 digits with ValueError, which a client's digits in a
+# ticket ref, a page number or a Range header turned into a 500 (sec57).
+MAX_INT_DIGITS = 18
+
+
 def ascii_int(value: str) -> int | None:
     """``value`` as a non-negative integer if it is plain ASCII digits, else None.
 
     ``str.isdigit()`` is true for "²" and "٣" and ``int()`` accepts "+1", " 1" and "1_0";
     neither is a number a client means, and "²" makes ``int()`` raise after isdigit() said yes.
     """
-    if value and value.isascii() and value.isdigit():
+    if value and value.isascii() and value.isdigit() and len(value) <= MAX_INT_DIGITS:
         return int(value)
     return None
 

@@ -29,6 +29,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ticketing import numbers
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -175,7 +177,7 @@ class Ticket(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(20), unique=True)
+    number: Mapped[str] = mapped_column(String(numbers.NUMBER_CHARS), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
     # E.164 (ticketing.phones.normalise); None when the caller withheld their number.
     caller_phone: Mapped[str | None] = mapped_column(String(32))

@@ -24,8 +24,12 @@ DAY_DIGITS = 6
 SEQUENCE_DIGITS = 4
 # 1-based, as SQL's substr counts: where the sequence part begins.
 SEQUENCE_FROM = DAY_DIGITS + 1
+# The longest number the column holds (tickets.number). Longer is no number of ours, and
+# is not read as one: 5,000 digits made int() raise, a 500 on GET /tickets/{ref} (sec57).
+NUMBER_CHARS = 20
 
-_NUMBER = re.compile(rf"([0-9]{{{DAY_DIGITS}}})([0-9]{{{SEQUENCE_DIGITS},}})")
+_NUMBER = re.compile(
+    rf"([0-9]{{{DAY_DIGITS}}})([0-9]{{{SEQUENCE_DIGITS},{NUMBER_CHARS - DAY_DIGITS}}})")
 
 
 def day_of(moment: datetime, tz: tzinfo) -> str:

@@ -16,6 +16,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberFormat, shortnumberinfo
 
 from config.numbering import without_separators
+from ticketing.invisible import without_invisible
 
 DEFAULT_REGION = "CN"
 # The hotline is Beijing's: a bare 7- or 8-digit landline number is a Beijing (010) one,
@@ -63,7 +64,10 @@ def in_context(raw: str) -> tuple[str, str]:
 
 
 def _parse(raw: str, region: str, context: str) -> phonenumbers.PhoneNumber | None:
-    text = raw.strip()
+    # Read without what shows nothing (a paste's zero-width characters, a BOM: the one set,
+    # ticketing.invisible): libphonenumber skipped some and refused others, so one number
+    # was taken or refused by which of them came with it (sec57). Only E.164 is stored.
+    text = without_invisible(raw).strip()
     if not text or len(text) > _MAX_INPUT or ";" in text:
         return None
     compact = without_separators(ascii_digits(text))

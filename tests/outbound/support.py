@@ -20,7 +20,7 @@ from outbound.planner import plan
 from outbound.sms import SmsResult
 from outbound.worker import Claim, OutboundWorker, claim_due
 from tests.support.city import City
-from ticketing import service
+from ticketing import merging, service
 from ticketing.context import Domain
 from ticketing.models import Ticket, TicketEvent, User
 from ticketing.phones import dial_forms
@@ -89,6 +89,18 @@ def redo_and_close(sessions: sessionmaker[Session], domain: Domain, city: City,
                             reason=reason)
         s.commit()
     close_ticket(sessions, domain, city, number)
+
+
+def merge_into(sessions: sessionmaker[Session], domain: Domain, city: City, primary: str,
+               other: str, *, reason: str = "同一小区停水") -> None:
+    """The centre's supervisor's 并单 of ``other`` into ``primary``."""
+    supervisor = city.actor("supervisor")
+    with sessions() as s:
+        merging.merge(session=s, domain=domain,
+                      primary=service.get_ticket(session=s, actor=supervisor, ref=primary),
+                      others=[service.get_ticket(session=s, actor=supervisor, ref=other)],
+                      actor=supervisor, reason=reason)
+        s.commit()
 
 
 def ticket(sessions: sessionmaker[Session], number: str) -> Ticket:

@@ -28,6 +28,7 @@ from tests.outbound.support import (
     close_ticket,
     drive,
     events,
+    merge_into,
     new_ticket,
     tasks,
     ticket,
@@ -182,13 +183,8 @@ def test_td_from_a_caller_whose_ticket_was_merged_stops_the_groups_survey_callin
     primary = new_ticket(sessions, domain, city, phone="13700001111", no_contact=True)
     mine = new_ticket(sessions, domain, city, phone=CITIZEN,
                       demand="朝阳区望京西园三区5号楼停水一天了")
+    merge_into(sessions, domain, city, primary, mine)
     supervisor = city.actor("supervisor")
-    with sessions() as s:
-        merging.merge(session=s, domain=domain,
-                      primary=service.get_ticket(session=s, actor=supervisor, ref=primary),
-                      others=[service.get_ticket(session=s, actor=supervisor, ref=mine)],
-                      actor=supervisor, reason="同一小区停水")
-        s.commit()
     assert sms(client, CITIZEN, "TD").status_code == 200
     assert ticket(sessions, mine).no_contact
     close_ticket(sessions, domain, city, primary)

@@ -9,10 +9,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.inbound_sms import Handled, receive
-from tests.outbound.support import close_ticket, new_ticket, redo_and_close, ticket
+from outbound.models import Kind, OutboundTask
+from tests.outbound.support import (
+    close_ticket,
+    events,
+    merge_into,
+    new_ticket,
+    redo_and_close,
+    ticket,
+)
 from tests.support.city import City
 from ticketing.context import Domain
-from ticketing.models import SurveyResult
+from ticketing.models import SurveyResult, Ticket
 
 CITIZEN = "+8613811112222"
 
@@ -53,3 +61,43 @@ def test_a_replayed_survey_sms_does_not_answer_their_next_ticket(
     close_ticket(sessions, domain, city, second)
     assert _sms(sessions, domain, "11", "gw-7") == Handled.DUPLICATE
     assert ticket(sessions, second).status == "closed"
+
+
+def test_a_follow_up_redelivered_after_its_ticket_was_merged_is_not_added_again(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """The first delivery went on the citizen's own ticket; a 并单 since made another the
+    answering one, and the same message again (the gateway's redelivery, or a replay of the
+    signed request) was looked for on that one's trail only: added there and texted to its
+    handler a second time (sec57)."""
+    primary = new_ticket(sessions, domain, city, phone="13700001111")
+    mine = new_ticket(sessions, domain, city, phone=CITIZEN,
+                      demand="朝阳区望京西园三区5号楼停水一天了")
+    words = "补充一下：是4单元，从昨晚八点开始停水"
+    assert _sms(sessions, domain, words, "gw-9") == Handled.FOLLOW_UP
+    merge_into(sessions, domain, city, primary, mine)
+
+    assert _sms(sessions, domain, words, "gw-9") == Handled.DUPLICATE
+    follow_ups = [e for n in (primary, mine) for e in events(sessions, n)
+                  if e.action == "citizen_follow_up"]
+    assert len(follow_ups) == 1
+    with sessions() as s:
+        told = s.scalars(select(OutboundTask.id).join(Ticket, OutboundTask.ticket_id == Ticket.id)
+                         .where(Ticket.number.in_([primary, mine]),
+                                OutboundTask.kind == Kind.FOLLOW_UP_SMS.value)).all()
+    assert len(told) == 1
+
+
+def test_a_follow_up_redelivered_after_the_citizens_next_ticket_is_not_added_to_it(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """Replayed once the citizen has filed again, the old message went on the new ticket
+    (their latest open one), as words about it, and to its handler (sec57)."""
+    first = new_ticket(sessions, domain, city, phone=CITIZEN)
+    words = "补充一下：是4单元，从昨晚八点开始停水"
+    assert _sms(sessions, domain, words, "gw-11") == Handled.FOLLOW_UP
+    second = new_ticket(sessions, domain, city, phone=CITIZEN, demand="海淀区安宁里停水了")
+    assert _sms(sessions, domain, words, "gw-11") == Handled.DUPLICATE
+    assert "citizen_follow_up" not in [e.action for e in events(sessions, second)]
+    assert [e.action for e in events(sessions, first)].count("citizen_follow_up") == 1
+    # A new message of theirs still goes on the newer ticket.
+    assert _sms(sessions, domain, "还是没有水", "gw-12") == Handled.FOLLOW_UP
+    assert "citizen_follow_up" in [e.action for e in events(sessions, second)]

@@ -129,6 +129,19 @@ def test_unicode_digits_in_a_ticket_ref_are_not_found(
     assert client.get(f"/api/v1/tickets/{ref}", headers=op).status_code == 404
 
 
+@pytest.mark.parametrize("ref", ["9" * 5000, "１" * 5000, "2612080001" + "0" * 4300])
+def test_a_ref_of_thousands_of_digits_is_not_found_not_a_500(
+    client: TestClient, city: City, ref: str
+) -> None:
+    # int() refuses more than 4,300 digits (ValueError): such a ref was a 500 on every
+    # ticket route, for any signed-in user (sec57).
+    op = auth(city, "operator")
+    for path in (f"/api/v1/tickets/{ref}", f"/api/v1/tickets/{ref}/events"):
+        r = client.get(path, headers=op)
+        assert r.status_code == 404 and r.json()["error"] == "not_found", path
+    assert client.post(f"/api/v1/tickets/{ref}/accept", headers=op).status_code == 404
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the body's size, not storage
 def test_chunked_oversized_body_is_413(client: TestClient, city: City,
                                        settings: Settings) -> None:

@@ -60,6 +60,9 @@ def test_categories_come_from_the_config_file() -> None:
     ("0", 0), ("0042", 42), ("2611240007", 2611240007),
     ("²", None), ("٣", None), ("１２", None), ("+1", None), (" 1", None), ("1_0", None),
     ("-1", None), ("", None),
+    # Past Python's int() limit (4,300 digits: ValueError, a 500 wherever a client's digits
+    # were read, sec57), and past any count or id the service holds: no number.
+    ("9" * 5000, None), ("1" * 19, None), ("9" * 18, 10**18 - 1),
 ])
 def test_ascii_int(raw: str, value: int | None) -> None:
     assert ascii_int(raw) == value

@@ -234,3 +234,15 @@ def test_letters_are_no_digits_of_a_number(raw: str) -> None:
 ])
 def test_an_extension_after_a_whole_number_is_that_number(raw: str) -> None:
     assert normalise(raw) == MOBILE
+
+
+@pytest.mark.parametrize("raw", [
+    "139\u200b1234\u200b5678", "139\u200d12345678", "139\u200c12345678", "\ufeff13912345678",
+    "139\u206012345678", "139\u00ad1234\u00ad5678", "139\u3164" "12345678",
+])
+def test_a_number_pasted_with_invisible_characters_is_that_number(raw: str) -> None:
+    """A paste brings characters that show nothing (the one set, ``ticketing.invisible``).
+    libphonenumber skipped some (a zero-width space, a word joiner, a soft hyphen) and
+    refused others (a zero-width joiner or non-joiner, a BOM): the same number typed into
+    the same form was taken or refused by which invisible character came with it (sec57)."""
+    assert normalise(raw) == MOBILE
