@@ -55,6 +55,9 @@ def test_review143_a_fire_spelled_after_what_burns_is_handed_over(
 def test_review143_the_spelling_reads_after_a_place_not_a_verb() -> None:
     rules = _emerg36.load_rules()
     assert C._heard("阳台着货了", rules) == "阳台着火了"
+    # A word's start, as a recogniser spaces words, is no verb's 着.
+    assert C._heard("楼下饭馆 着货了", rules) == "楼下饭馆 着火了"
+    assert C._heard("着伙了 快来", rules) == "着火了 快来"
     assert C._heard("仓库正在补着货呢", rules) == "仓库正在补着货呢"
     # The model alone hands this one to 110, on main too: only the spelling is held here.
     assert C._heard("快递站正在分着货呢", rules) == "快递站正在分着货呢"
