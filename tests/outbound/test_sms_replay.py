@@ -25,9 +25,10 @@ from ticketing.models import SurveyResult, Ticket
 CITIZEN = "+8613811112222"
 
 
-def _sms(sessions: sessionmaker[Session], domain: Domain, text: str, ref: str) -> Handled:
+def _sms(sessions: sessionmaker[Session], domain: Domain, text: str, ref: str, *,
+         sender: str = CITIZEN) -> Handled:
     with sessions() as s:
-        handled = receive(session=s, domain=domain, sender=CITIZEN, text=text, ref=ref)
+        handled = receive(session=s, domain=domain, sender=sender, text=text, ref=ref)
         s.commit()
         return handled
 
@@ -101,3 +102,47 @@ def test_a_follow_up_redelivered_after_the_citizens_next_ticket_is_not_added_to_
     # A new message of theirs still goes on the newer ticket.
     assert _sms(sessions, domain, "还是没有水", "gw-12") == Handled.FOLLOW_UP
     assert "citizen_follow_up" in [e.action for e in events(sessions, second)]
+
+
+NEIGHBOUR = "+8613922223333"
+
+
+def test_another_citizens_message_under_a_reused_id_is_no_duplicate(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """A message id is the gateway's, and nothing says it is unique across senders (a
+    per-number sequence, a counter reset): "the same message again" is the same id from
+    the same number. Looked for on every follow-up of a merged group's trail, or of any
+    ticket filed from the number (a primary holds its merged callers' words), a
+    neighbour's new words under an id once used by another caller were dropped as a
+    duplicate, the gateway told 200 (review144)."""
+    primary = new_ticket(sessions, domain, city, phone="13700001111")
+    mine = new_ticket(sessions, domain, city, phone=CITIZEN,
+                      demand="朝阳区望京西园三区5号楼停水一天了")
+    theirs = new_ticket(sessions, domain, city, phone=NEIGHBOUR,
+                        demand="朝阳区望京西园三区6号楼也停水了")
+    merge_into(sessions, domain, city, primary, mine)
+    merge_into(sessions, domain, city, primary, theirs)
+    assert _sms(sessions, domain, "补充一下：是4单元", "gw-5") == Handled.FOLLOW_UP
+    assert _sms(sessions, domain, "6号楼2单元也没水", "gw-5",
+                sender=NEIGHBOUR) == Handled.FOLLOW_UP
+    # Their own message delivered again is still one.
+    assert _sms(sessions, domain, "6号楼2单元也没水", "gw-5",
+                sender=NEIGHBOUR) == Handled.DUPLICATE
+    notes = [e.note or "" for e in events(sessions, primary) if e.action == "citizen_follow_up"]
+    assert len(notes) == 2 and any("6号楼2单元也没水" in n for n in notes)
+
+
+def test_a_reused_id_on_the_callers_own_merge_primary_is_no_duplicate(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """The neighbour's ticket is the primary a citizen's was merged into: the citizen's
+    words went on it. The neighbour's next ticket, and a message of theirs under the
+    same id, is theirs (sec57 looked on every ticket filed from the number, this primary
+    too: review144)."""
+    primary = new_ticket(sessions, domain, city, phone=NEIGHBOUR)
+    mine = new_ticket(sessions, domain, city, phone=CITIZEN,
+                      demand="朝阳区望京西园三区5号楼停水一天了")
+    merge_into(sessions, domain, city, primary, mine)
+    assert _sms(sessions, domain, "补充一下：是4单元", "gw-8") == Handled.FOLLOW_UP
+    later = new_ticket(sessions, domain, city, phone=NEIGHBOUR, demand="海淀区安宁里停水了")
+    assert _sms(sessions, domain, "安宁里3号楼", "gw-8", sender=NEIGHBOUR) == Handled.FOLLOW_UP
+    assert "citizen_follow_up" in [e.action for e in events(sessions, later)]
