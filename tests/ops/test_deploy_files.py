@@ -113,3 +113,17 @@ def test_production_kamailio_config_parses(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "config file ok" in (r.stdout + r.stderr).lower()
+
+
+def test_no_tracked_symlink_or_local_environment() -> None:
+    """A review branch committed its `.venv` symlink (to one machine's venv; the ignore rule
+    matched only a directory), and merging it replaced the checkout's venv with a link to
+    itself: a fresh clone would carry a link to a path that exists only on that machine."""
+    root = Path(__file__).resolve().parents[2]
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-s"], check=True,
+                            capture_output=True, text=True).stdout.splitlines()
+    links = [line.split("\t", 1)[1] for line in listed if line.startswith("120000 ")]
+    assert links == []
+    local = [line.split("\t", 1)[1] for line in listed
+             if line.split("\t", 1)[1].split("/", 1)[0] in {".venv", "var", "node_modules"}]
+    assert local == []
