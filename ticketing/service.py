@@ -1448,7 +1448,10 @@ def close(
                                            TicketEvent.action == Action.REPLY.value)
         .order_by(TicketEvent.id.desc()).limit(1)).first()
     if actor.id is not None and replied_by == actor.id:
-        raise PermissionDenied(actor.role, Action.CLOSE)
+        raise PermissionDenied(
+            actor.role, Action.CLOSE,
+            "whoever gave the answer may not verify it; another operator or supervisor closes it",
+            "这条答复由您本人作出，不能由您核实办结；请由话务员或其他督办员核实。")
     _apply(session=session, ticket=ticket, actor=actor, action=Action.CLOSE, now=now, reason=note,
            data={"outcome": ticket.reply_outcome})
     ticket.closed_at = now
@@ -1559,8 +1562,13 @@ def exclude(
     from ticketing import merging  # builds on this module
 
     _allowed(ticket=ticket, actor=actor, action=Action.EXCLUDE, reason=reason)
-    if not actor.decides_exclusions:
-        raise PermissionDenied(actor.role, Action.EXCLUDE)  # a district's own units' ticket
+    if not actor.decides_exclusions:  # a district's own units' ticket
+        centre = ", ".join(domain.settings.centre_units)
+        raise PermissionDenied(
+            actor.role, Action.EXCLUDE,
+            "only the centre decides a 剔除: an admin or a supervisor of a centre unit "
+            f"(centre_units: {centre}); a unit's supervisor may deny a 申请剔除",
+            "剔除由热线中心决定（管理员或中心督办员）；承办单位的督办员可以驳回剔除申请。")
     merging.refuse_exclusion(session=session, ticket=ticket)
     _apply(
         session=session, ticket=ticket, actor=actor, action=Action.EXCLUDE, now=domain.now(),

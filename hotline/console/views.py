@@ -152,6 +152,8 @@ def refusal(exc: Exception) -> tuple[int, str]:
         return 409, (f"当前状态（{STATUS_LABELS[exc.status]}）不能执行"
                      f"“{ACTION_LABELS[exc.action]}”。")
     if isinstance(exc, PermissionDenied):
+        if exc.why_zh:
+            return 403, exc.why_zh
         return 403, (f"您的角色（{present.ROLE_LABELS[exc.role.value]}）无权执行"
                      f"“{ACTION_LABELS[exc.action]}”。")
     if isinstance(exc, ReasonRequired):
