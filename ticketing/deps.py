@@ -4,7 +4,6 @@ request's unit of work. Routers import these from here, never from another route
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -21,10 +20,7 @@ from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.directory import actor_for_token, hash_token
 from ticketing.inputs import MAX_ID
-from ticketing.service import NotFound
-from ticketing.states import PermissionDenied, Role
-
-log = logging.getLogger(__name__)
+from ticketing.states import Role
 
 
 async def bearer_token(request: Request) -> str:
@@ -150,33 +146,14 @@ def unit_of_work(
     """
     state = request.app.state
     session: Session = state.read_sessions() if read_only else state.sessions()
-    actor: Actor | None = None
     try:
         actor = authenticated(session, token)
+        # For hotline.refusals: a 403 or 404 answered to this account is logged with it.
+        request.state.actor = actor
         yield session, actor
-    except (PermissionDenied, NotFound, HTTPException) as exc:
-        if actor is not None:
-            refused(request, actor, exc)
-        raise
     finally:
         session.rollback()
         session.close()
-
-
-def refused(request: Request, actor: Actor, exc: Exception) -> None:
-    """Log a staff account's request refused for who they are (403) or for what they may
-    not see (404: another unit's ticket reads as none): the account, its role and unit,
-    and what it asked. The refusal changes nothing, so no audit event is written (its
-    transaction rolls back); this line is its trace, where an account trying another
-    unit's tickets or its own unit's figures shows up (trial55: only the access line,
-    with an address and no user, said it before)."""
-    status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, PermissionDenied) \
-        else getattr(exc, "status_code", 0)
-    if status not in (403, 404):
-        return
-    log.warning("refused %s %s %s to user %s %s (%s, unit %s): %s", status, request.method,
-                request.url.path, actor.id, actor.name, actor.role.value, actor.unit_code or "-",
-                exc if not isinstance(exc, HTTPException) else exc.detail)
 
 
 def authenticated(session: Session, token: str) -> Actor:

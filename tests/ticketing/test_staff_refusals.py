@@ -87,10 +87,12 @@ def test_a_refused_ticket_action_is_logged_with_who_tried_it(
         assert client.post(f"/api/v1/tickets/{number}/close", headers=water).status_code == 403
         assert client.post(f"/api/v1/tickets/{number}/sign", headers=other).status_code == 404
     lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
-    for who, what, status in (("water-handler", "close", 403), ("cy-handler", "sign", 404)):
-        user = f"user {city.user_id(who)} "
-        assert any(user in m and f"/{what}" in m and number in m and f"{status}" in m
-                   and "handler" in m for m in lines), (who, lines)
+    for who, unit, what, status in (("water-handler", "bj-water", "close", 403),
+                                    ("cy-handler", "cy", "sign", 404)):
+        said = (f"refused {status} POST /api/v1/tickets/{number}/{what} to user "
+                f"{city.user_id(who)} ")
+        assert any(m.startswith(said) and m.endswith(f"(handler, unit {unit})")
+                   for m in lines), (said, lines)
 
 
 def test_a_deadline_reads_the_same_on_filing_as_on_reading(
