@@ -21,23 +21,27 @@ log = logging.getLogger(__name__)
 REFUSED = (403, 404)
 
 
+def _logging_refusals(scope: Scope, send: Send) -> Send:
+    """``send``, logging the start of a 403 or 404 answered to the account on the state."""
+
+    async def watch(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] in REFUSED:
+            actor = scope.get("state", {}).get("actor")
+            if isinstance(actor, Actor):
+                log.warning("refused %s %s %s to user %s %s (%s, unit %s)",
+                            message["status"], scope.get("method"), scope.get("path"),
+                            actor.id, actor.name, actor.role.value, actor.unit_code or "-")
+        await send(message)
+
+    return watch
+
+
 class RefusalTrail:
+    """ASGI middleware: every HTTP answer goes out through ``_logging_refusals``."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def watch(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] in REFUSED:
-                actor = scope.get("state", {}).get("actor")
-                if isinstance(actor, Actor):
-                    log.warning("refused %s %s %s to user %s %s (%s, unit %s)",
-                                message["status"], scope.get("method"), scope.get("path"),
-                                actor.id, actor.name, actor.role.value,
-                                actor.unit_code or "-")
-            await send(message)
-
-        await self.app(scope, receive, watch)
+        http = scope["type"] == "http"
+        await self.app(scope, receive, _logging_refusals(scope, send) if http else send)

@@ -1443,11 +1443,7 @@ def close(
     # Refused before anything changes: the ticket and its trail stay as they were even if
     # the caller went on to commit. The table's refusals come first, as for any action.
     _allowed(ticket=ticket, actor=actor, action=Action.CLOSE, reason=note)
-    replied_by = session.scalars(
-        select(TicketEvent.actor_id).where(TicketEvent.ticket_id == ticket.id,
-                                           TicketEvent.action == Action.REPLY.value)
-        .order_by(TicketEvent.id.desc()).limit(1)).first()
-    if actor.id is not None and replied_by == actor.id:
+    if gave_the_answer(session=session, ticket=ticket, actor=actor):
         raise PermissionDenied(
             actor.role, Action.CLOSE,
             "whoever gave the answer may not verify it; another operator or supervisor closes it",
@@ -1462,6 +1458,16 @@ def close(
     merging.close_members(session=session, domain=domain, primary=ticket, actor=actor)
     session.flush()
     return ticket
+
+
+def gave_the_answer(*, session: Session, ticket: Ticket, actor: Actor) -> bool:
+    """Whether ``actor`` gave the ticket's latest answer (反馈), which they may then not
+    verify (``close``); the console offers them no 核实办结 either."""
+    replied_by = session.scalars(
+        select(TicketEvent.actor_id).where(TicketEvent.ticket_id == ticket.id,
+                                           TicketEvent.action == Action.REPLY.value)
+        .order_by(TicketEvent.id.desc()).limit(1)).first()
+    return actor.id is not None and replied_by == actor.id
 
 
 def answer(
