@@ -724,7 +724,8 @@ def create_ticket(
         # An operator who typed the category has already judged the call.
         needs_confirmation=bool(guess and guess.needs_confirmation and category is None),
         classification_confidence=_lowest(guess.confidence) if guess else None,
-        subject=(subject or (guess.subject if guess else "") or "")[:128],
+        subject=(subject or (retitled(guess.subject, guess.category, chosen) if guess else "")
+                 or "")[:128],
         respondent=respondent or _respondent_of(domain, text),
         demand=text,
         transcript=transcript,
@@ -1460,6 +1461,18 @@ def close(
     return ticket
 
 
+def retitled(subject: str, was: str, now: str) -> str:
+    """A generated title (classify._subject leads with the category's label) under the
+    category ``now`` instead of ``was``, or else ``subject`` as it is: the list and the
+    export would name the ticket by a category it does not have. One rule for a correction
+    and for a category typed at filing over the rules' guess (trial55: a gas smell filed
+    as 社会治安 was titled "燃气：…")."""
+    old_label = f"{category_label(was)}："
+    if now == was or not subject.startswith(old_label):
+        return subject
+    return f"{category_label(now)}：{subject.removeprefix(old_label)}"[:128]
+
+
 def gave_the_answer(*, session: Session, ticket: Ticket, actor: Actor) -> bool:
     """Whether ``actor`` gave the ticket's latest answer (反馈), which they may then not
     verify (``close``); the console offers them no 核实办结 either."""
@@ -2175,12 +2188,7 @@ def confirm_classification(
     ticket.sub_category = sub_after
     after = {f: getattr(ticket, f) for f in CLASSIFICATION_FIELDS}
     changed = after != before
-    old_label = f"{category_label(before['category'])}："
-    if after["category"] != before["category"] and ticket.subject.startswith(old_label):
-        # The generated title leads with the category (classify._subject): keep it true,
-        # or the list and the export name the corrected ticket by the wrong one.
-        ticket.subject = (f"{category_label(after['category'])}："
-                          f"{ticket.subject.removeprefix(old_label)}")[:128]
+    ticket.subject = retitled(ticket.subject, before["category"], after["category"])
     ticket.needs_confirmation = False
     now = domain.now()
     due: dict[str, Any] = {}

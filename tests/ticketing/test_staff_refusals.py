@@ -117,3 +117,22 @@ def test_the_deadline_rule_answers_in_utc(domain: Domain) -> None:
     due = service.round_due(domain=domain, urgency="general",
                             started=datetime(2026, 12, 7, 22, 52, tzinfo=UTC))
     assert due.utcoffset() is not None and due.tzinfo is UTC
+
+
+def test_a_category_typed_at_filing_titles_the_ticket(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """The operator filed a gas smell in the street as 社会治安 (the rules read 燃气): the
+    ticket was 社会治安 and its title "燃气：…" in the list and the export, though a
+    correction after filing retitles it."""
+    op = city.actor("operator")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone="13811114444", category="security",
+                                  urgency="urgent",
+                                  demand="文三路有一个燃气管道在漏气，味道很大，很危险")
+        assert t.category == "security"
+        assert t.subject.startswith("社会治安："), t.subject
+        typed = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                      caller_phone="13811114444", category="security",
+                                      subject="燃气泄漏", demand="文三路有一个燃气管道在漏气")
+        assert typed.subject == "燃气泄漏"  # a title the operator typed is theirs
