@@ -125,14 +125,12 @@ def test_a_category_typed_at_filing_titles_the_ticket(
     ticket was 社会治安 and its title "燃气：…" in the list and the export, though a
     correction after filing retitles it."""
     op = city.actor("operator")
+    gas = {"caller_phone": "13811114444", "category": "security", "channel": "api",
+           "demand": "文三路有一个燃气管道在漏气，味道很大，很危险"}
     with sessions() as s:
-        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
-                                  caller_phone="13811114444", category="security",
-                                  urgency="urgent",
-                                  demand="文三路有一个燃气管道在漏气，味道很大，很危险")
+        t = service.create_ticket(session=s, domain=domain, actor=op, **gas)
         assert t.category == "security"
         assert t.subject.startswith("社会治安："), t.subject
-        typed = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
-                                      caller_phone="13811114444", category="security",
-                                      subject="燃气泄漏", demand="文三路有一个燃气管道在漏气")
+        typed = service.create_ticket(session=s, domain=domain, actor=op, **gas,
+                                      subject="燃气泄漏")
         assert typed.subject == "燃气泄漏"  # a title the operator typed is theirs
