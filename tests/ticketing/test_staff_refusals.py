@@ -5,7 +5,7 @@ request shows it (SQLite and PostgreSQL, the shipped settings)."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,18 +16,26 @@ from tests.support.city import City
 from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.models import Ticket
+from ticketing.dispatch_rules import RuleTable
+from ticketing.models import Ticket, utcnow
+from ticketing.reports import figures
 from ticketing.states import PermissionDenied
 
 WATER = "朝阳区望京西园三区5号楼从早上开始停水了，到现在还没有来水。"
 
 
+def _accepted(s: Session, domain: Domain, op: Actor, **complaint: str) -> Ticket:
+    """A complaint filed by the operator and 受理'd: placed by the domain's rules, or queued."""
+    t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                              caller_phone="13811112222", **complaint)
+    service.accept(session=s, domain=domain, ticket=t, actor=op)
+    return t
+
+
 def _at_cy(s: Session, domain: Domain, op: Actor, cy: int) -> Ticket:
     """A general ticket the rules send to 朝阳区 (the district's supervisor's unit)."""
-    t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
-                              caller_phone="13811112222", category="municipal",
-                              urgency="general", demand="朝阳区安贞里小区门口路灯坏了一个月。")
-    service.accept(session=s, domain=domain, ticket=t, actor=op)  # the rules place it
+    t = _accepted(s, domain, op, category="municipal", urgency="general",
+                  demand="朝阳区安贞里小区门口路灯坏了一个月。")
     assert t.status == "dispatched" and t.unit_id == cy, (t.status, t.unit_id)
     return t
 
@@ -134,3 +142,27 @@ def test_a_category_typed_at_filing_titles_the_ticket(
         typed = service.create_ticket(session=s, domain=domain, actor=op, **gas,
                                       subject="燃气泄漏")
         assert typed.subject == "燃气泄漏"  # a title the operator typed is theirs
+
+
+def test_a_utility_sent_out_of_the_manual_queue_by_reassign_is_dispatched_in_time(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """改派 takes a ticket out of the manual queue as 派单 does (the table allows it from
+    accepted): a power cut no rule placed, sent to the power company by 改派 a minute after
+    the call, counted as never dispatched in 水电气暖派单及时率 (only 派单 events were read;
+    seen live, 2/3 where it was 3/3)."""
+    start = utcnow() - timedelta(hours=2)
+    clock = [start]
+    domain.now = lambda: clock[0]  # type: ignore[method-assign]
+    domain.rules = RuleTable(())
+    op, power = city.actor("operator"), city.unit_id("bj-power")
+    with sessions() as s:
+        t = _accepted(s, domain, op, category="power", urgency="livelihood",
+                      demand="朝阳区安贞里整栋楼停电了。")
+        assert t.status == "accepted" and t.unit_id is None  # the manual queue
+        clock[0] = start + timedelta(minutes=1)
+        service.reassign(session=s, domain=domain, ticket=t, actor=op, unit_id=power,
+                         reason="人工派单")
+        s.commit()
+        clock[0] = start + timedelta(hours=1)
+        f = figures(session=s, actor=op, now=clock[0], utility_window=domain.utility_window)
+    assert (f.utilities_dispatched_in_window, f.utilities) == (1, 1)
