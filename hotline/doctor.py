@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -101,6 +102,38 @@ def check_rule_units(s: Settings) -> Check:
                      f"sample city) or name your units' codes in {s.rules_file}",
                      required=False)
     return Check("dispatch units", True, f"all {len(wanted)} units the rules name exist")
+
+
+def check_centre_units(s: Settings) -> Check:
+    """The centre's unit(s) (``centre_units``, the demo's "bj" by default) exist: they
+    decide who 剔除s, lowers a dispatched ticket's urgency and reads the city's reports, and
+    that no ticket is sent to the centre itself. trial55: a new city set up as the README
+    says (`hotline unit add hz … --kind city`) had no centre: its top unit's supervisor was
+    refused every 剔除 as "role supervisor may not", a ticket could be 派单'd to the city
+    unit to wait for nobody, and the doctor said nothing."""
+    engine = make_engine(s.database_url)
+    try:
+        with Session(engine) as session:
+            have = set(session.scalars(select(Unit.code).where(Unit.code.in_(s.centre_units))))
+            tops = list(session.scalars(select(Unit.code).where(Unit.parent_id.is_(None),
+                                                                Unit.kind == "city")
+                                        .order_by(Unit.id).limit(3)))
+    except SQLAlchemyError as exc:
+        return Check("centre units", False, f"cannot be read ({exc.__class__.__name__})",
+                     "see the database check", required=False)
+    finally:
+        engine.dispose()
+    missing = [code for code in s.centre_units if code not in have]
+    if not missing:
+        return Check("centre units", True, f"the centre is {', '.join(s.centre_units)}")
+    named = json.dumps(tops or ["CODE"], ensure_ascii=False)
+    return Check("centre units", False,
+                 f"centre_units names {', '.join(missing)}, not in the database: no "
+                 "supervisor is the centre's, so only admins may 剔除, and a ticket may be "
+                 "sent to the city's own unit to wait for nobody",
+                 f"name the hotline centre's unit(s), e.g. HOTLINE_CENTRE_UNITS='{named}' "
+                 "(the top units of kind city now)",
+                 required=False)
 
 
 def check_model(s: Settings) -> Check:
@@ -277,7 +310,7 @@ def check_registrar(s: Settings) -> Check:
 
 
 CHECKS: tuple[Callable[[Settings], Check], ...] = (
-    check_database, check_rules, check_rule_units, check_knowledge_base,
+    check_database, check_rules, check_rule_units, check_centre_units, check_knowledge_base,
     check_holiday_schedule, check_model, check_dirs, check_prompt_tools,
     check_http_port, check_sip_port, check_sip_address, check_trusted_sources,
     check_sip_trunk,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -27,13 +27,18 @@ def due_at(
     calendar: WorkCalendar,
     working_days: int | None = None,
 ) -> datetime:
-    """The time by which the ticket must be closed, counted from the call."""
+    """The time by which the ticket must be closed, counted from the call; in UTC, as every
+    stored time reads back (``UTCDateTime``): the working-day count answers in local time,
+    and a ticket's deadline read "…+08:00" from the request that set it and "…Z" from
+    every later one (trial55)."""
     if urgency == Urgency.URGENT:
-        return received_at + timedelta(hours=settings.urgent_hours)
-    if urgency == Urgency.LIVELIHOOD:
-        return received_at + timedelta(hours=settings.livelihood_hours)
-    days = settings.general_working_days if working_days is None else working_days
-    return calendar.add_working_days(received_at, days)
+        due = received_at + timedelta(hours=settings.urgent_hours)
+    elif urgency == Urgency.LIVELIHOOD:
+        due = received_at + timedelta(hours=settings.livelihood_hours)
+    else:
+        days = settings.general_working_days if working_days is None else working_days
+        due = calendar.add_working_days(received_at, days)
+    return due.astimezone(UTC)
 
 
 def passed(due: Any, now: Any) -> Any:

@@ -147,7 +147,10 @@ def unit_of_work(
     state = request.app.state
     session: Session = state.read_sessions() if read_only else state.sessions()
     try:
-        yield session, authenticated(session, token)
+        actor = authenticated(session, token)
+        # For hotline.refusals: a 403 or 404 answered to this account is logged with it.
+        request.state.actor = actor
+        yield session, actor
     finally:
         session.rollback()
         session.close()

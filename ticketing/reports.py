@@ -448,10 +448,14 @@ def utility_dispatch(*, session: Session, conds: list[Any], now: datetime,
     """(dispatched within ``window`` of the call, counted) over the utilities (水电气暖)
     matching ``conds``, excluded ones left out. The first dispatch is what counts (a later
     改派 or 驳回重办 does not move it); a utility never dispatched counts once its window has
-    passed. Shared by /api/v1/stats and /metrics."""
+    passed. A 改派 out of the manual queue (the table allows it from accepted and returned)
+    is that first dispatch when it comes first: read as one, or the power cut the operator
+    sent on in a minute counted as never dispatched (trial55). Shared by /api/v1/stats and
+    /metrics."""
     first = (
         select(func.min(TicketEvent.at))
-        .where(TicketEvent.ticket_id == Ticket.id, TicketEvent.action == Action.DISPATCH.value)
+        .where(TicketEvent.ticket_id == Ticket.id,
+               TicketEvent.action.in_((Action.DISPATCH.value, Action.REASSIGN.value)))
         .scalar_subquery()
     )
     rows = session.execute(

@@ -724,7 +724,8 @@ def create_ticket(
         # An operator who typed the category has already judged the call.
         needs_confirmation=bool(guess and guess.needs_confirmation and category is None),
         classification_confidence=_lowest(guess.confidence) if guess else None,
-        subject=(subject or (guess.subject if guess else "") or "")[:128],
+        subject=(subject or (retitled(guess.subject, guess.category, chosen) if guess else "")
+                 or "")[:128],
         respondent=respondent or _respondent_of(domain, text),
         demand=text,
         transcript=transcript,
@@ -1443,12 +1444,11 @@ def close(
     # Refused before anything changes: the ticket and its trail stay as they were even if
     # the caller went on to commit. The table's refusals come first, as for any action.
     _allowed(ticket=ticket, actor=actor, action=Action.CLOSE, reason=note)
-    replied_by = session.scalars(
-        select(TicketEvent.actor_id).where(TicketEvent.ticket_id == ticket.id,
-                                           TicketEvent.action == Action.REPLY.value)
-        .order_by(TicketEvent.id.desc()).limit(1)).first()
-    if actor.id is not None and replied_by == actor.id:
-        raise PermissionDenied(actor.role, Action.CLOSE)
+    if gave_the_answer(session=session, ticket=ticket, actor=actor):
+        raise PermissionDenied(
+            actor.role, Action.CLOSE,
+            "whoever gave the answer may not verify it; another operator or supervisor closes it",
+            "这条答复由您本人作出，不能由您核实办结；请由话务员或其他督办员核实。")
     _apply(session=session, ticket=ticket, actor=actor, action=Action.CLOSE, now=now, reason=note,
            data={"outcome": ticket.reply_outcome})
     ticket.closed_at = now
@@ -1459,6 +1459,28 @@ def close(
     merging.close_members(session=session, domain=domain, primary=ticket, actor=actor)
     session.flush()
     return ticket
+
+
+def retitled(subject: str, was: str, now: str) -> str:
+    """A generated title (classify._subject leads with the category's label) under the
+    category ``now`` instead of ``was``, or else ``subject`` as it is: the list and the
+    export would name the ticket by a category it does not have. One rule for a correction
+    and for a category typed at filing over the rules' guess (trial55: a gas smell filed
+    as 社会治安 was titled "燃气：…")."""
+    old_label = f"{category_label(was)}："
+    if now == was or not subject.startswith(old_label):
+        return subject
+    return f"{category_label(now)}：{subject.removeprefix(old_label)}"[:128]
+
+
+def gave_the_answer(*, session: Session, ticket: Ticket, actor: Actor) -> bool:
+    """Whether ``actor`` gave the ticket's latest answer (反馈), which they may then not
+    verify (``close``); the console offers them no 核实办结 either."""
+    replied_by = session.scalars(
+        select(TicketEvent.actor_id).where(TicketEvent.ticket_id == ticket.id,
+                                           TicketEvent.action == Action.REPLY.value)
+        .order_by(TicketEvent.id.desc()).limit(1)).first()
+    return actor.id is not None and replied_by == actor.id
 
 
 def answer(
@@ -1559,8 +1581,13 @@ def exclude(
     from ticketing import merging  # builds on this module
 
     _allowed(ticket=ticket, actor=actor, action=Action.EXCLUDE, reason=reason)
-    if not actor.decides_exclusions:
-        raise PermissionDenied(actor.role, Action.EXCLUDE)  # a district's own units' ticket
+    if not actor.decides_exclusions:  # a district's own units' ticket
+        centre = ", ".join(domain.settings.centre_units)
+        raise PermissionDenied(
+            actor.role, Action.EXCLUDE,
+            "only the centre decides a 剔除: an admin or a supervisor of a centre unit "
+            f"(centre_units: {centre}); a unit's supervisor may deny a 申请剔除",
+            "剔除由热线中心决定（管理员或中心督办员）；承办单位的督办员可以驳回剔除申请。")
     merging.refuse_exclusion(session=session, ticket=ticket)
     _apply(
         session=session, ticket=ticket, actor=actor, action=Action.EXCLUDE, now=domain.now(),
@@ -2161,12 +2188,7 @@ def confirm_classification(
     ticket.sub_category = sub_after
     after = {f: getattr(ticket, f) for f in CLASSIFICATION_FIELDS}
     changed = after != before
-    old_label = f"{category_label(before['category'])}："
-    if after["category"] != before["category"] and ticket.subject.startswith(old_label):
-        # The generated title leads with the category (classify._subject): keep it true,
-        # or the list and the export name the corrected ticket by the wrong one.
-        ticket.subject = (f"{category_label(after['category'])}："
-                          f"{ticket.subject.removeprefix(old_label)}")[:128]
+    ticket.subject = retitled(ticket.subject, before["category"], after["category"])
     ticket.needs_confirmation = False
     now = domain.now()
     due: dict[str, Any] = {}

@@ -302,10 +302,17 @@ class TransitionError(Exception):
 
 
 class PermissionDenied(Exception):
-    def __init__(self, role: Role, action: Action) -> None:
+    """``role`` may not take ``action``; ``why`` (English, the API's detail) and ``why_zh``
+    (the console's message) when the role itself may, but not here: "your role may not"
+    would then be false and say nothing of what to do (trial55)."""
+
+    def __init__(self, role: Role, action: Action, why: str | None = None,
+                 why_zh: str | None = None) -> None:
         self.role = role
         self.action = action
-        super().__init__(f"role {role.value} may not {action.value} ({ACTION_LABELS[action]})")
+        self.why_zh = why_zh
+        said = f"role {role.value} may not {action.value} ({ACTION_LABELS[action]})"
+        super().__init__(f"{said}: {why}" if why else said)
 
 
 class ReasonRequired(ValueError):

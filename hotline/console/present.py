@@ -230,8 +230,10 @@ def ticket_view(ticket: Ticket, actor: Actor, now: datetime, *, masked: bool,
     )
 
 
-def available_actions(status: str, actor: Actor) -> list[Action]:
-    """The buttons to show: what the lifecycle table allows this role from this state.
+def available_actions(status: str, actor: Actor, *, own_answer: bool = False) -> list[Action]:
+    """The buttons to show: what the lifecycle table allows this role from this state, less
+    核实办结 of an answer the user gave (``own_answer``, ``service.gave_the_answer``: a
+    supervisor who answered for their unit was offered it and refused, trial55).
 
     Only a hint for the page; the service checks again when the form is posted.
     """
@@ -241,7 +243,8 @@ def available_actions(status: str, actor: Actor) -> list[Action]:
              Action.REJECT, Action.EXCLUDE, Action.DENY_EXCLUSION, Action.UNMERGE)
     return [a for a in order
             if permits(st, a, actor.role)
-            and (a is not Action.EXCLUDE or actor.decides_exclusions)]
+            and (a is not Action.EXCLUDE or actor.decides_exclusions)
+            and (a is not Action.CLOSE or not own_answer)]
 
 
 # --- transcript -------------------------------------------------------------------------

@@ -152,6 +152,8 @@ def refusal(exc: Exception) -> tuple[int, str]:
         return 409, (f"当前状态（{STATUS_LABELS[exc.status]}）不能执行"
                      f"“{ACTION_LABELS[exc.action]}”。")
     if isinstance(exc, PermissionDenied):
+        if exc.why_zh:
+            return 403, exc.why_zh
         return 403, (f"您的角色（{present.ROLE_LABELS[exc.role.value]}）无权执行"
                      f"“{ACTION_LABELS[exc.action]}”。")
     if isinstance(exc, ReasonRequired):
@@ -433,7 +435,9 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
     now = w.domain.now()
     view = present.ticket_view(ticket, w.actor, now, masked=False,
                                confirm_window=w.domain.confirm_window)
-    actions = present.available_actions(ticket.status, w.actor)
+    own_answer = (ticket.status == Status.REPLIED.value
+                  and service.gave_the_answer(session=w.session, ticket=ticket, actor=w.actor))
+    actions = present.available_actions(ticket.status, w.actor, own_answer=own_answer)
     recording_error: str | None = None
     has_recording = False
     may_hear = recordings.may_hear(w.actor, ticket)

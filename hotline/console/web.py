@@ -146,6 +146,7 @@ def work(request: Request, *, csrf: str | None = None, post: bool = False,
         if user is None or not user_matches(s, user):
             raise LoginRequired
         actor = Actor.of(user)
+        request.state.actor = actor  # hotline.refusals logs a 403 or 404 answered to them
         me = Me(id=user.id, username=user.username, name=user.display_name,
                 role=Role(user.role), unit_name=user.unit.name if user.unit else None,
                 csrf=s.csrf, reads_reports=reads_city_reports(actor, user.unit),

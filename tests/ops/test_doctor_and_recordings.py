@@ -436,3 +436,17 @@ def test_retention_goes_on_past_a_recording_it_cannot_delete(
     assert r.exit_code == 1, r.output
     assert "deleted 0 recording(s); 1 could not be deleted" in r.output, r.output
     assert "call k1" in r.output, r.output
+
+
+def test_doctor_says_a_new_city_has_no_centre(cli_env: str, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    """trial55: a new city set up as the README says has no unit "bj", the shipped
+    ``centre_units``: nobody but an admin could 剔除 and the doctor said nothing."""
+    assert runner.invoke(app, ["unit", "add", "hz", "杭州市12345", "--kind", "city"]).exit_code == 0
+    r = runner.invoke(app, ["doctor"])
+    assert r.exit_code == 0, r.output  # a warning: the line still takes complaints
+    assert "warn centre units" in r.output and "HOTLINE_CENTRE_UNITS" in r.output, r.output
+    assert '["hz"]' in r.output, r.output
+    monkeypatch.setenv("HOTLINE_CENTRE_UNITS", '["hz"]')
+    get_settings.cache_clear()
+    assert "ok   centre units: the centre is hz" in runner.invoke(app, ["doctor"]).output
