@@ -135,11 +135,16 @@ def _decoded_target(record: logging.LogRecord) -> None:
             or len(record.args) != 5:
         return
     client, method, target, version, status = record.args
-    decoded = unquote_plus(str(target))
+    record.args = (client, method, shown_target(unquote_plus(str(target))), version, status)
+
+
+def shown_target(decoded: str) -> str:
+    """A request's decoded path (and query) as a log line may show it: cut, masked, and
+    encoded again, so a %0A sent in it cannot start a line of the sender's making (the
+    access log; ``hotline.refusals``, whose ASGI path arrives decoded: review145)."""
     if len(decoded) > ACCESS_TARGET_CHARS:
         decoded = _CUT_NUMBER_RE.sub("", decoded[:ACCESS_TARGET_CHARS]) + "..."
-    masked = quote(mask_personal(decoded), safe=_TARGET_SAFE)
-    record.args = (client, method, masked, version, status)
+    return quote(mask_personal(decoded), safe=_TARGET_SAFE)
 
 
 class MaskingFilter(logging.Filter):

@@ -14,6 +14,7 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hotline.observability import shown_target
 from ticketing.actors import Actor
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ def _logging_refusals(scope: Scope, send: Send) -> Send:
             actor = scope.get("state", {}).get("actor")
             if isinstance(actor, Actor):
                 log.warning("refused %s %s %s to user %s %s (%s, unit %s)",
-                            message["status"], scope.get("method"), scope.get("path"),
+                            message["status"], scope.get("method"),
+                            shown_target(str(scope.get("path", ""))),
                             actor.id, actor.name, actor.role.value, actor.unit_code or "-")
         await send(message)
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.console.views import refusal
+from hotline.observability import MaskingFilter
 from tests.support.city import City
 from ticketing import service
 from ticketing.actors import Actor
@@ -101,6 +102,30 @@ def test_a_refused_ticket_action_is_logged_with_who_tried_it(
                 f"{city.user_id(who)} ")
         assert any(m.startswith(said) and m.endswith(f"(handler, unit {unit})")
                    for m in lines), (said, lines)
+
+
+def test_a_refusal_line_cannot_be_forged_and_masks_a_number_in_the_path(
+        client: TestClient, city: City, caplog: pytest.LogCaptureFixture) -> None:
+    """review145: the refusal line wrote the request's path decoded (ASGI's ``path``): a
+    signed-in handler asking for ``/tickets/1%0A<a made-up line>`` wrote a second log line
+    of their choosing (the shipped plain-text log), and a number typed with spaces reached
+    the masks only as the access log's target does, decoded then encoded again."""
+    other = {"Authorization": f"Bearer {city.tokens['cy-handler']}"}
+    forged = "2026-12-07 23:59:59,000 WARNING hotline.refusals refused 403 POST users to user 1"
+    with caplog.at_level(logging.WARNING):
+        assert client.get(f"/api/v1/tickets/1%0A{forged.replace(' ', '%20')}",
+                          headers=other).status_code == 404
+        assert client.get("/api/v1/tickets/139%201111%202222",
+                          headers=other).status_code == 404
+    mask = MaskingFilter()
+    lines = []
+    for record in caplog.records:
+        if record.name == "hotline.refusals":
+            mask.filter(record)
+            lines.append(record.getMessage())
+    assert len(lines) == 2, lines
+    assert not any("\n" in m or "\r" in m for m in lines), lines
+    assert "1111" not in lines[1] and "/api/v1/tickets/139" in lines[1], lines
 
 
 def test_a_deadline_reads_the_same_on_filing_as_on_reading(
