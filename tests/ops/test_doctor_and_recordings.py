@@ -450,3 +450,12 @@ def test_doctor_says_a_new_city_has_no_centre(cli_env: str, monkeypatch: pytest.
     monkeypatch.setenv("HOTLINE_CENTRE_UNITS", '["hz"]')
     get_settings.cache_clear()
     assert "ok   centre units: the centre is hz" in runner.invoke(app, ["doctor"]).output
+
+
+def test_doctor_finds_the_centre_of_the_shipped_demo_city(cli_env: str) -> None:
+    """The twin of the new city's warning (review145): the shipped ``centre_units`` names
+    the demo's "bj", so after `hotline demo` the check passes and says no warning."""
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    r = runner.invoke(app, ["doctor"])
+    assert "ok   centre units: the centre is bj" in r.output, r.output
+    assert "warn centre units" not in r.output, r.output
