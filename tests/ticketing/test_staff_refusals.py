@@ -191,3 +191,35 @@ def test_a_utility_sent_out_of_the_manual_queue_by_reassign_is_dispatched_in_tim
         clock[0] = start + timedelta(hours=1)
         f = figures(session=s, actor=op, now=clock[0], utility_window=domain.utility_window)
     assert (f.utilities_dispatched_in_window, f.utilities) == (1, 1)
+
+
+def test_a_utility_reassigned_twice_or_after_a_late_dispatch_counts_once_by_its_first(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """review145, the edges of reading 改派 as a dispatch: one 改派'd out of the queue in a
+    minute and again an hour on counts once, in time; one 派单'd 30 minutes late and 改派'd
+    at once after counts once, late (its first dispatch is the late 派单, not the 改派)."""
+    start = utcnow() - timedelta(hours=3)
+    clock = [start]
+    domain.now = lambda: clock[0]  # type: ignore[method-assign]
+    domain.rules = RuleTable(())
+    op, power, water = city.actor("operator"), city.unit_id("bj-power"), city.unit_id("bj-water")
+    with sessions() as s:
+        twice = _accepted(s, domain, op, category="power", urgency="livelihood",
+                          demand="朝阳区安贞里整栋楼停电了。")
+        late = _accepted(s, domain, op, category="water", urgency="livelihood",
+                         demand="朝阳区望京西园停水一整天了。")
+        clock[0] = start + timedelta(minutes=1)
+        service.reassign(session=s, domain=domain, ticket=twice, actor=op, unit_id=power,
+                         reason="人工派单")
+        clock[0] = start + timedelta(minutes=30)
+        service.dispatch(session=s, domain=domain, ticket=late, actor=op, unit_id=power)
+        clock[0] = start + timedelta(minutes=31)
+        service.reassign(session=s, domain=domain, ticket=late, actor=op, unit_id=water,
+                         reason="派错单位")
+        clock[0] = start + timedelta(hours=1)
+        service.reassign(session=s, domain=domain, ticket=twice, actor=op, unit_id=water,
+                         reason="改由水务处理")
+        s.commit()
+        clock[0] = start + timedelta(hours=2)
+        f = figures(session=s, actor=op, now=clock[0], utility_window=domain.utility_window)
+    assert (f.utilities_dispatched_in_window, f.utilities) == (1, 2)
