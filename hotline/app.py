@@ -30,6 +30,7 @@ from config import Settings, get_settings
 from hotline import console, dbadmin
 from hotline.console import kb as console_kb
 from hotline.observability import make_registry, setup_logging
+from hotline.page_headers import PageHeaders
 from hotline.refusals import RefusalTrail
 from hotline.request_body import JsonKeysOnce, NoContentCoding, read_ahead, replaying
 from hotline.roles import PARTS, WORKER_START_SECONDS, ServeRole
@@ -608,7 +609,8 @@ def create_app(
     app.add_middleware(NulInUrl)
     app.add_middleware(OneValueEach)
     app.add_middleware(RefusalTrail)  # sees the status every handler answered
-    app.add_middleware(NoStoreData)  # outermost: the other middlewares' JSON errors too
+    app.add_middleware(NoStoreData)  # the other middlewares' JSON errors too
+    app.add_middleware(PageHeaders)  # outermost: every answer, whoever made it
     return app
 
 

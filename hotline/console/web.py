@@ -169,9 +169,8 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
     }
     return templates.TemplateResponse(request, name, ctx, status_code=status, headers={
         # Pages carry callers' details: not kept in caches, not shown after logout via the
-        # back button, not framed by another site.
+        # back button (framing: hotline.page_headers, for every answer).
         "Cache-Control": "private, no-store",
-        "X-Frame-Options": "DENY",
         "Referrer-Policy": "same-origin",
     })
 
