@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -217,6 +218,37 @@ def check_trusted_sources(s: Settings) -> Check:
     return Check("flood guard", True, f"trusted: {', '.join(entries)}")
 
 
+# A trusted network this wide, reaching public addresses, is no proxy's: an IPv4 /8 is
+# 16.7 million addresses, an IPv6 /32 a whole provider's allocation. 10.0.0.0/8 and
+# fc00::/7, private throughout, are a site's own network and pass.
+WIDEST_PROXY_PREFIX = {4: 8, 6: 32}
+
+
+def too_wide_proxies(entries: list[str]) -> list[str]:
+    """The trusted proxies' networks so wide that a client's own X-Forwarded-For would be
+    believed: uvicorn then takes its left-most entry as the client (sec57)."""
+    wide = []
+    for entry in entries:
+        net = ipaddress.ip_network(entry, strict=False)
+        if net.prefixlen <= WIDEST_PROXY_PREFIX[net.version] and not net.is_private:
+            wide.append(entry)
+    return wide
+
+
+def check_trusted_proxies(s: Settings) -> Check:
+    """Who may set X-Forwarded-For/-Proto (the login limits, /metrics' loopback rule and
+    the Secure cookie believe them)."""
+    if not s.trusted_proxies:
+        return Check("http proxies", True, "none trusted: X-Forwarded-* are ignored")
+    if wide := too_wide_proxies(s.trusted_proxies):
+        return Check("http proxies", False,
+                     f"{', '.join(wide)} trusts much of the internet: any client's own "
+                     "X-Forwarded-For is then believed (a new address for every login try)",
+                     "list only the TLS proxy's own addresses in HOTLINE_TRUSTED_PROXIES, "
+                     'e.g. ["10.0.0.2"]', required=False)
+    return Check("http proxies", True, f"trusted: {', '.join(s.trusted_proxies)}")
+
+
 def check_console_secret(s: Settings) -> Check:
     """Every node must sign console cookies with the same key, kept across re-creates."""
     if s.console_secret:
@@ -312,8 +344,8 @@ def check_registrar(s: Settings) -> Check:
 CHECKS: tuple[Callable[[Settings], Check], ...] = (
     check_database, check_rules, check_rule_units, check_centre_units, check_knowledge_base,
     check_holiday_schedule, check_model, check_dirs, check_prompt_tools,
-    check_http_port, check_sip_port, check_sip_address, check_trusted_sources,
-    check_sip_trunk,
+    check_http_port, check_trusted_proxies, check_sip_port, check_sip_address,
+    check_trusted_sources, check_sip_trunk,
     check_console_secret, check_outbound, check_inbound_sms, check_registrar, check_twilio,
 )
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from asr.recording import CallRecorder
 from config import Settings, get_settings
 from hotline.cli import app
-from hotline.doctor import check_database, check_registrar, run_checks
+from hotline.doctor import check_database, check_registrar, check_trusted_proxies, run_checks
 from hotline.recordings import apply_retention, verify
 from ivr.callrecords import CallRecord
 from ivr.intake import CallIntake, Spool
@@ -459,3 +459,24 @@ def test_doctor_finds_the_centre_of_the_shipped_demo_city(cli_env: str) -> None:
     r = runner.invoke(app, ["doctor"])
     assert "ok   centre units: the centre is bj" in r.output, r.output
     assert "warn centre units" not in r.output, r.output
+
+
+@pytest.mark.parametrize("network", ["0.0.0.0/0", "::/0", "0.0.0.0/1", "11.0.0.0/8",
+                                     "2000::/3", "2400::/12"])
+def test_doctor_warns_of_trusted_proxies_covering_much_of_the_internet(network: str) -> None:
+    """sec57: trusting every address believes each client's own X-Forwarded-For, so each
+    login try may claim a new address. A warning with the fix, not a failure."""
+    c = check_trusted_proxies(Settings(trusted_proxies=["10.0.0.2", network]))
+    assert not c.ok and not c.required, c
+    assert network in c.detail and "10.0.0.2" not in c.detail, c
+    assert "HOTLINE_TRUSTED_PROXIES" in c.fix, c
+
+
+@pytest.mark.parametrize("networks", [[], ["10.0.0.2", "172.18.0.0/16"], ["10.0.0.0/8"],
+                                      ["fc00::/7"], ["203.0.113.7"], ["100.64.0.0/10"]])
+def test_doctor_passes_a_proxy_list_of_the_sites_own_addresses(networks: list[str]) -> None:
+    """The twin: the shipped setting (none) and the README's example pass without a
+    warning, as do a site's whole private network and one public proxy address."""
+    c = check_trusted_proxies(Settings(trusted_proxies=networks))
+    assert c.ok and c.required, c
+    assert all(n in c.detail for n in networks), c
