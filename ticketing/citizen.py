@@ -25,7 +25,7 @@ from ticketing.inputs import StateConflict, clean_text, has_text
 from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.phones import normalise
-from ticketing.service import REPLY_OUTCOMES, InvalidInput, record_event
+from ticketing.service import REPLY_OUTCOMES, InvalidInput, excluded_for, record_event
 from ticketing.states import (
     AWAITING_ANSWER_STATUSES,
     OPEN_STATUSES,
@@ -121,12 +121,13 @@ def exclusion_label(*, ticket: Ticket, event: TicketEvent | None,
     ("非本市事项：…"), else the one the handler's 申请剔除 named when the centre decided on
     that request. Never the free text: staff write it for the record (who keeps calling,
     what they think of it), not for the caller. None: no listed reason to tell."""
-    said = (event.note if event else None) or ""
-    for reason in listed:
-        if said.startswith(reason):
-            return reason
-    requested = event is not None and event.from_status == Status.EXCLUSION_REQUESTED.value
-    return ticket.exclusion_reason if requested and ticket.exclusion_reason in listed else None
+    if event is None:
+        return None
+    # A 剔除 made before its grounds were stored on the ticket left the request's there, or
+    # none: read its event as service.exclude now reads the decision (one rule).
+    requested = ((ticket.exclusion_reason, None)
+                 if event.from_status == Status.EXCLUSION_REQUESTED.value else (None, None))
+    return excluded_for(said=event.note or "", requested=requested, listed=listed)[0]
 
 
 def public_step(ticket: Ticket) -> str:

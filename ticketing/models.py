@@ -246,8 +246,8 @@ class Ticket(Base):
     # resolved, why; compared with the citizen's survey answer (办理情况契合度).
     reply_outcome: Mapped[str | None] = mapped_column(String(16))
     reply_reason: Mapped[str | None] = mapped_column(Text)
-    # The handler's pending (or last) 剔除 request: a reason from
-    # settings.verification.exclusion_reasons, and their words.
+    # The handler's pending 剔除 request, then the 剔除's grounds (service.excluded_for): a
+    # reason from settings.verification.exclusion_reasons (None: none listed), and words.
     exclusion_reason: Mapped[str | None] = mapped_column(String(32))
     exclusion_text: Mapped[str | None] = mapped_column(Text)
     # The citizen's key to the public status page (ticketing.citizen): random, never the

@@ -1589,12 +1589,34 @@ def exclude(
             f"(centre_units: {centre}); a unit's supervisor may deny a 申请剔除",
             "剔除由热线中心决定（管理员或中心督办员）；承办单位的督办员可以驳回剔除申请。")
     merging.refuse_exclusion(session=session, ticket=ticket)
+    requested = (ticket.exclusion_reason, ticket.exclusion_text) if (
+        ticket.status == Status.EXCLUSION_REQUESTED.value) else (None, None)
     _apply(
         session=session, ticket=ticket, actor=actor, action=Action.EXCLUDE, now=domain.now(),
         reason=reason,
     )
+    # The decision's grounds on the ticket, not on its trail alone (trial55): read by the
+    # API, the CSV and the citizen's 剔除 SMS alike (``excluded_for``).
+    ticket.exclusion_reason, ticket.exclusion_text = excluded_for(
+        said=reason, requested=requested,
+        listed=domain.settings.verification.exclusion_reasons)
     session.flush()
     return ticket
+
+
+def excluded_for(*, said: str, requested: tuple[str | None, str | None],
+                 listed: list[str]) -> tuple[str | None, str | None]:
+    """Why a 剔除 was made, as (listed reason, words): the centre's, where its words begin
+    with one of ``listed`` ("非本市事项：事发地在河北省"); else the 申请剔除 it granted
+    (``requested``, the handler's reason and words, "同意" adding nothing); else no listed
+    reason and the centre's own words."""
+    said = said.strip()
+    for reason in listed:
+        if said.startswith(reason):
+            return reason, said.removeprefix(reason).lstrip("：:，, ").strip() or None
+    if requested[0] in listed:
+        return requested
+    return None, said or None
 
 
 def request_exclusion(

@@ -184,9 +184,10 @@ def test_a_denied_exclusion_request_stays_on_the_trail_not_on_the_ticket(
     trail = {e["action"]: e["note"] for e in denied["events"]}
     assert trail["request_exclusion"] == "非本市事项：事发地在河北省"
     assert trail["deny_exclusion"] == "事发地在朝阳区，属本市"
-    # The centre's own 剔除 later, on other grounds: not the denied request's.
+    # The centre's own 剔除 later, on other grounds: its words, not the denied request's.
     excluded = post("supervisor", "exclude", reason="诉求人反复来电辱骂，经研究不予受理")
-    assert (excluded["exclusion_reason"], excluded["exclusion_text"]) == (None, None)
+    assert (excluded["exclusion_reason"], excluded["exclusion_text"]) == (
+        None, "诉求人反复来电辱骂，经研究不予受理")
     with sessions() as s:
         t = service.get_ticket(session=s, actor=city.actor("supervisor"), ref=number)
         assert citizen.set_aside_reason(
@@ -209,6 +210,42 @@ def test_a_granted_exclusion_request_stays_on_the_ticket(
         assert citizen.set_aside_reason(
             session=s, ticket=t,
             listed=domain.settings.verification.exclusion_reasons) == "已进入司法程序"
+
+
+def test_the_centres_own_exclusion_grounds_are_on_the_ticket(
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    """trial55: the centre's 剔除 reason was on the trail only; the ticket's
+    ``exclusion_reason`` stayed empty (a 剔除 of its own) or the handler's request's
+    (one the centre granted on other listed grounds). Read back on the API and the list."""
+    direct, overruled = _signed(sessions, domain, city), _signed(sessions, domain, city)
+
+    def post(number: str, user: str, action: str, **body: object) -> dict[str, object]:
+        r = client.post(f"/api/v1/tickets/{number}/{action}", json=body,
+                        headers={"Authorization": f"Bearer {city.tokens[user]}"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    excluded = post(direct, "supervisor", "exclude", reason="非本市事项：噪音源在河北省燕郊镇")
+    assert (excluded["exclusion_reason"], excluded["exclusion_text"]) == (
+        "非本市事项", "噪音源在河北省燕郊镇")
+    post(overruled, "water-handler", "request_exclusion", reason="无理诉求",
+         text="诉求人要求自来水公司赔偿精神损失")
+    excluded = post(overruled, "supervisor", "exclude", reason="已进入司法程序")
+    assert (excluded["exclusion_reason"], excluded["exclusion_text"]) == ("已进入司法程序", None)
+    sup = city.actor("supervisor")
+    with sessions() as s:
+        for number, reason in ((direct, "非本市事项"), (overruled, "已进入司法程序")):
+            t = service.get_ticket(session=s, actor=sup, ref=number)
+            assert t.exclusion_reason == reason
+            assert citizen.set_aside_reason(
+                session=s, ticket=t,
+                listed=domain.settings.verification.exclusion_reasons) == reason
+    listed = client.get("/api/v1/tickets", params={"status": "excluded"},
+                        headers={"Authorization": f"Bearer {city.tokens['supervisor']}"})
+    assert listed.status_code == 200, listed.text
+    assert {t["number"]: t["exclusion_reason"] for t in listed.json()["items"]} == {
+        direct: "非本市事项", overruled: "已进入司法程序"}
 
 
 def test_an_exclusion_request_back_from_its_group_comes_back_with_its_reason(
