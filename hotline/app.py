@@ -30,7 +30,7 @@ from config import Settings, get_settings
 from hotline import console, dbadmin
 from hotline.console import kb as console_kb
 from hotline.observability import make_registry, setup_logging
-from hotline.page_headers import PageHeaders
+from hotline.page_headers import AddedHeaders, PageHeaders
 from hotline.refusals import RefusalTrail
 from hotline.request_body import JsonKeysOnce, NoContentCoding, read_ahead, replaying
 from hotline.roles import PARTS, WORKER_START_SECONDS, ServeRole
@@ -306,32 +306,19 @@ def _repeated(scope: Scope) -> tuple[str, int] | None:
     return (name, times) if times > 1 else None
 
 
-class NoStoreData:
+class NoStoreData(AddedHeaders):
     """``Cache-Control: no-store`` on every answer under /api/, whatever its type (JSON,
     the CSV export), and every JSON answer elsewhere, that names no caching of its own:
     the API's tickets carry citizens' numbers and addresses, and without it a shared or
     browser cache might keep them (the console's pages were already ``no-store``). One
     place for every router and error handler, not a header per view."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def added(self, scope: Scope, named: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
         api = scope.get("path", "").startswith("/api/")
-
-        async def send_no_store(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.get("headers", [])
-                names = {name.lower(): value for name, value in headers}
-                if ((api or names.get(b"content-type", b"").startswith(b"application/json"))
-                        and b"cache-control" not in names):
-                    message["headers"] = [*headers, (b"cache-control", b"no-store")]
-            await send(message)
-
-        await self.app(scope, receive, send_no_store)
+        if ((api or named.get(b"content-type", b"").startswith(b"application/json"))
+                and b"cache-control" not in named):
+            return [(b"cache-control", b"no-store")]
+        return []
 
 
 def _nul_field(scope: Scope) -> str | None:

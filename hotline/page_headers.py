@@ -24,29 +24,39 @@ def policy_for(path: str) -> str:
     return PAGES if path.startswith(STRICT_PREFIXES) else FRAMING
 
 
-class PageHeaders:
-    """``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY`` and a
-    ``Content-Security-Policy`` on every HTTP answer that does not name its own."""
+class AddedHeaders:
+    """An ASGI middleware that adds headers to every HTTP answer's start, from what the
+    request asked (``scope``) and the headers the answer already names (lower-cased)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+
+    def added(self, scope: Scope, named: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+        raise NotImplementedError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                named = {name.lower(): value for name, value in headers}
+                message["headers"] = [*headers, *self.added(scope, named)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class PageHeaders(AddedHeaders):
+    """``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY`` and a
+    ``Content-Security-Policy`` on every HTTP answer that does not name its own."""
+
+    def added(self, scope: Scope, named: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
         wanted = (
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
             (b"content-security-policy", policy_for(scope.get("path", "")).encode()),
         )
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                named = {name.lower() for name, _ in headers}
-                headers += [(name, value) for name, value in wanted if name not in named]
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        return [(name, value) for name, value in wanted if name not in named]
