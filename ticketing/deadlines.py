@@ -30,7 +30,10 @@ def due_at(
     """The time by which the ticket must be closed, counted from the call; in UTC, as every
     stored time reads back (``UTCDateTime``): the working-day count answers in local time,
     and a ticket's deadline read "…+08:00" from the request that set it and "…Z" from
-    every later one (trial55)."""
+    every later one (trial55). A naive time is UTC, as stored times are: ``astimezone``
+    would read it in the host's zone, 8 h off on a server set to Beijing time."""
+    if received_at.tzinfo is None:
+        received_at = received_at.replace(tzinfo=UTC)
     if urgency == Urgency.URGENT:
         due = received_at + timedelta(hours=settings.urgent_hours)
     elif urgency == Urgency.LIVELIHOOD:
