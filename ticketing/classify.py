@@ -1059,17 +1059,7 @@ def _heard(text: str, rules: ClassificationRules) -> str:
     # moves the scan past it, so the text ahead is always as written.
     sounds = [syllable(ch) for ch in text]
     firsts = rules.heard_firsts or frozenset(sound[0] for sound in rules.heard_as)
-    chars = list(text)
-    kept = bytearray(len(text) + 1)
-    for m in rules.heard_not.finditer(text) if rules.heard_not else ():
-        kept[m.start():m.end()] = b"\x01" * (m.end() - m.start())
-    # A danger word's spellings in their context ([heard_as] spellings), then kept: the
-    # scan by sound below reads no other word over them.
-    for pattern, word in rules.heard_spellings:
-        for m in pattern.finditer(text):
-            if not any(kept[m.start():m.end()]):
-                chars[m.start():m.end()] = word
-                kept[m.start():m.end()] = b"\x01" * len(word)
+    chars, kept = _spelled(text, rules)
     i = 0
     while i < len(chars):
         if sounds[i] in firsts:
@@ -1084,6 +1074,22 @@ def _heard(text: str, rules: ClassificationRules) -> str:
                     break
         i += 1
     return "".join(chars)
+
+
+def _spelled(text: str, rules: ClassificationRules) -> tuple[list[str], bytearray]:
+    """``text``'s characters with a danger word's spellings in their context ([heard_as]
+    spellings) written as the word, and which characters the scan by sound must leave alone:
+    those the [heard_as] exceptions cover and the words just written."""
+    chars = list(text)
+    kept = bytearray(len(text) + 1)
+    for m in rules.heard_not.finditer(text) if rules.heard_not else ():
+        kept[m.start():m.end()] = b"\x01" * (m.end() - m.start())
+    for pattern, word in rules.heard_spellings:
+        for m in pattern.finditer(text):
+            if not any(kept[m.start():m.end()]):
+                chars[m.start():m.end()] = word
+                kept[m.start():m.end()] = b"\x01" * len(word)
+    return chars, kept
 
 
 def _swapped_few(written: str, word: str) -> bool:

@@ -32,16 +32,9 @@ OWN = [
 
 
 def _by_windows(text: str, rules: ClassificationRules) -> str:
-    """The scan as it was before the thirty-sixth round: every window of every length."""
-    chars = list(text)
-    kept = bytearray(len(text) + 1)
-    for m in rules.heard_not.finditer(text) if rules.heard_not else ():
-        kept[m.start():m.end()] = b"\x01" * (m.end() - m.start())
-    for pattern, word in rules.heard_spellings:  # emerg52: the spellings, read first
-        for m in pattern.finditer(text):
-            if not any(kept[m.start():m.end()]):
-                chars[m.start():m.end()] = word
-                kept[m.start():m.end()] = b"\x01" * len(word)
+    """The scan by sound as it was before the thirty-sixth round: every window of every
+    length (the spellings in context, emerg52's, come first in both: ``_spelled``)."""
+    chars, kept = C._spelled(text, rules)
     i = 0
     while i < len(chars):
         for n in rules.heard_lengths:
